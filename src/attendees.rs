@@ -1,0 +1,314 @@
+//! The attendee CSV: reading rows and applying the per-row rules.
+
+use std::collections::HashMap;
+
+use csv::{ReaderBuilder, StringRecord, Trim};
+
+use crate::domain::{AttendeeEmail, AttendeeName, EventUid, InvalidUid};
+use crate::report::{Reason, RejectedRow};
+
+/// The header the organizer must send; shown in summaries that report a format problem.
+pub const EXPECTED_HEADER: &str = "uid,email,name";
+
+/// A row that passed every check that needs no lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// Line number in the CSV file (the header is line 1).
+    pub row: u64,
+    /// Event to invite to.
+    pub uid: EventUid,
+    /// Attendee address.
+    pub email: AttendeeEmail,
+    /// Attendee name.
+    pub name: AttendeeName,
+}
+
+/// The rows of one CSV, split into candidates and rows already rejected.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attendees {
+    /// Valid, distinct `(uid, email)` rows in file order.
+    pub candidates: Vec<Candidate>,
+    /// Rows rejected by the row rules, in file order.
+    pub rejected: Vec<RejectedRow>,
+}
+
+/// Why the CSV as a whole cannot be used. Reported to the organizer, never retried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CsvError {
+    /// The file is empty or has no header row.
+    #[error("the CSV file is empty")]
+    Empty,
+    /// The header lacks required columns.
+    #[error("the CSV header has no {} column", .0.join(" or "))]
+    MissingColumns(Vec<&'static str>),
+}
+
+struct Columns {
+    uid: usize,
+    email: usize,
+    name: Option<usize>,
+}
+
+impl Columns {
+    fn find(header: &StringRecord) -> Result<Self, CsvError> {
+        let position = |wanted: &str| {
+            header
+                .iter()
+                .position(|h| h.trim().eq_ignore_ascii_case(wanted))
+        };
+        let (uid, email, name) = (position("uid"), position("email"), position("name"));
+        match (uid, email) {
+            (Some(uid), Some(email)) => Ok(Self { uid, email, name }),
+            _ => {
+                let missing = [("uid", uid), ("email", email)]
+                    .into_iter()
+                    .filter(|(_, at)| at.is_none())
+                    .map(|(column, _)| column)
+                    .collect();
+                Err(CsvError::MissingColumns(missing))
+            }
+        }
+    }
+}
+
+/// Reads the CSV text and applies the row rules: required fields, valid email and uid,
+/// and one invite per `(uid, email)` pair.
+pub fn parse(text: &str) -> Result<Attendees, CsvError> {
+    let mut reader = ReaderBuilder::new()
+        .flexible(true)
+        .trim(Trim::All)
+        .from_reader(text.as_bytes());
+    let header = reader.headers().map_err(|_| CsvError::Empty)?.clone();
+    if header.iter().all(str::is_empty) {
+        return Err(CsvError::Empty);
+    }
+    let columns = Columns::find(&header)?;
+
+    let mut attendees = Attendees::default();
+    let mut first_seen: HashMap<(EventUid, AttendeeEmail), u64> = HashMap::new();
+    let mut record = StringRecord::new();
+    // The reader's own line count skips blank lines; the organizer's editor does not, so row
+    // numbers come from counting newlines up to each record's first byte.
+    let mut lines = LineCounter::new(text);
+    loop {
+        let row = lines.line_at(reader.position().byte());
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) if record.iter().all(str::is_empty) => continue,
+            Ok(true) => {
+                let row = record.position().map_or(row, |p| lines.line_at(p.byte()));
+                match check_row(row, &record, &columns) {
+                    Ok(candidate) => {
+                        let key = (candidate.uid.clone(), candidate.email.clone());
+                        if let Some(&first_row) = first_seen.get(&key) {
+                            attendees.rejected.push(rejected(
+                                row,
+                                &record,
+                                &columns,
+                                Reason::Duplicate { first_row },
+                            ));
+                        } else {
+                            first_seen.insert(key, row);
+                            attendees.candidates.push(candidate);
+                        }
+                    }
+                    Err(reason) => attendees
+                        .rejected
+                        .push(rejected(row, &record, &columns, reason)),
+                }
+            }
+            Err(_) => attendees.rejected.push(RejectedRow {
+                row,
+                uid: String::new(),
+                email: String::new(),
+                reason: Reason::Unreadable,
+            }),
+        }
+    }
+    Ok(attendees)
+}
+
+/// Turns byte offsets, asked for in increasing order, into 1-based line numbers.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text: text.as_bytes(),
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let target = usize::try_from(byte)
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        if target > self.offset {
+            let newlines = self.text[self.offset..target]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            self.line += newlines as u64;
+            self.offset = target;
+        }
+        // A record's reported start can sit before the blank lines the reader skipped.
+        while let Some(&b) = self
+            .text
+            .get(self.offset)
+            .filter(|b| matches!(b, b'\r' | b'\n'))
+        {
+            self.line += u64::from(b == b'\n');
+            self.offset += 1;
+        }
+        self.line
+    }
+}
+
+fn check_row(row: u64, record: &StringRecord, columns: &Columns) -> Result<Candidate, Reason> {
+    let field = |at: usize| record.get(at).filter(|value| !value.is_empty());
+    let raw_uid = field(columns.uid).ok_or(Reason::MissingField("uid"))?;
+    let raw_email = field(columns.email).ok_or(Reason::MissingField("email"))?;
+    let uid = EventUid::parse(raw_uid).map_err(|err| match err {
+        InvalidUid::Empty => Reason::MissingField("uid"),
+        InvalidUid::TooLong | InvalidUid::ControlCharacter => Reason::InvalidUid,
+    })?;
+    let email = AttendeeEmail::parse(raw_email).map_err(|_| Reason::InvalidEmail)?;
+    let name = AttendeeName::parse(columns.name.and_then(|at| record.get(at)).unwrap_or(""));
+    Ok(Candidate {
+        row,
+        uid,
+        email,
+        name,
+    })
+}
+
+fn rejected(row: u64, record: &StringRecord, columns: &Columns, reason: Reason) -> RejectedRow {
+    let value = |at: usize| record.get(at).unwrap_or("").to_string();
+    RejectedRow {
+        row,
+        uid: value(columns.uid).to_lowercase(),
+        email: value(columns.email),
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reasons(attendees: &Attendees) -> Vec<(u64, Reason)> {
+        attendees
+            .rejected
+            .iter()
+            .map(|r| (r.row, r.reason.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn valid_rows_become_candidates() {
+        let got =
+            parse("uid,email,name\nEV1, Ann@Example.com ,Ann\nev1,bob@example.com,\n").unwrap();
+        assert_eq!(got.rejected, vec![]);
+        let summary: Vec<_> = got
+            .candidates
+            .iter()
+            .map(|c| (c.row, c.uid.as_str(), c.email.as_str(), c.name.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (2, "ev1", "ann@example.com", "Ann"),
+                (3, "ev1", "bob@example.com", "customer"),
+            ]
+        );
+    }
+
+    #[test]
+    fn quoted_fields_keep_their_commas() {
+        let got = parse("uid,email,name\nev1,jane@example.com,\"Smith, Jane\"\n").unwrap();
+        assert_eq!(got.candidates[0].name.as_str(), "Smith, Jane");
+    }
+
+    #[test]
+    fn columns_in_any_order_with_extras_and_odd_case() {
+        let got = parse(" Name ,Phone,EMAIL, UID \nAnn,555,ann@example.com,ev9\n").unwrap();
+        let c = &got.candidates[0];
+        assert_eq!(
+            (c.uid.as_str(), c.email.as_str(), c.name.as_str()),
+            ("ev9", "ann@example.com", "Ann")
+        );
+    }
+
+    #[test]
+    fn name_column_is_optional() {
+        let got = parse("email,uid\nann@example.com,ev1\n").unwrap();
+        assert_eq!(got.candidates[0].name.as_str(), "customer");
+    }
+
+    #[test]
+    fn crlf_and_blank_lines_are_handled() {
+        let got =
+            parse("uid,email,name\r\n\r\nev1,a@example.com,A\r\n,,\r\n\r\nev1,b@example.com,B\r\n")
+                .unwrap();
+        assert_eq!(got.candidates.len(), 2);
+        assert_eq!(got.candidates[1].row, 6);
+        assert!(got.rejected.is_empty());
+    }
+
+    #[test]
+    fn every_bad_row_gets_a_reason() {
+        let text = "uid,email,name\n\
+                    ev1,not-an-email,A\n\
+                    ,b@example.com,B\n\
+                    ev1,,C\n\
+                    ev1\n\
+                    ev1,d@example.com,D\n\
+                    EV1,D@example.com,D again\n";
+        let got = parse(text).unwrap();
+        assert_eq!(
+            reasons(&got),
+            vec![
+                (2, Reason::InvalidEmail),
+                (3, Reason::MissingField("uid")),
+                (4, Reason::MissingField("email")),
+                (5, Reason::MissingField("email")),
+                (7, Reason::Duplicate { first_row: 6 }),
+            ]
+        );
+        assert_eq!(got.candidates.len(), 1);
+        assert_eq!(got.rejected[0].email, "not-an-email");
+        assert_eq!(got.rejected[4].uid, "ev1");
+    }
+
+    #[test]
+    fn missing_columns_are_named() {
+        assert_eq!(
+            parse("name,address\nA,a@example.com\n"),
+            Err(CsvError::MissingColumns(vec!["uid", "email"]))
+        );
+        assert_eq!(
+            parse("uid,name\nev1,A\n"),
+            Err(CsvError::MissingColumns(vec!["email"]))
+        );
+        assert_eq!(
+            CsvError::MissingColumns(vec!["uid", "email"]).to_string(),
+            "the CSV header has no uid or email column"
+        );
+    }
+
+    #[test]
+    fn empty_file_is_an_error() {
+        assert_eq!(parse(""), Err(CsvError::Empty));
+        assert_eq!(parse("\n\n"), Err(CsvError::Empty));
+    }
+
+    #[test]
+    fn header_only_has_no_rows() {
+        assert_eq!(parse("uid,email,name\n").unwrap(), Attendees::default());
+    }
+}

@@ -1,0 +1,221 @@
+//! Configuration from the environment, read once at cold start.
+
+use crate::domain::SenderEmail;
+
+/// Region used when neither `REGION` nor `AWS_REGION` is set, as in the original.
+pub const DEFAULT_REGION: &str = "us-west-2";
+/// Concurrent AWS batch calls per request when `MAX_IN_FLIGHT` is not set.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 8;
+
+/// A display name and address, such as `Calendar Snack <notification@calendarsnack.com>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    /// Display name, if any.
+    pub name: Option<String>,
+    /// Bare address.
+    pub address: String,
+}
+
+impl Mailbox {
+    /// Parses `Name <address>` or a bare address.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let raw = raw.trim();
+        let (name, address) = match raw.rsplit_once('<') {
+            Some((name, rest)) => {
+                let address = rest.strip_suffix('>')?;
+                let name = name.trim().trim_matches('"').trim();
+                ((!name.is_empty()).then(|| name.to_string()), address)
+            }
+            None => (None, raw),
+        };
+        let address = SenderEmail::parse(address).ok()?.as_str().to_string();
+        Some(Self { name, address })
+    }
+}
+
+/// Everything the function reads from its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// AWS region of the clients.
+    pub region: String,
+    /// DynamoDB table holding organizers, events and block records (`THIRTYONE_TABLE`).
+    pub table: String,
+    /// SNS topic ARN that receives one message per invite (`NEW_EVENT_INVITE`).
+    pub topic_arn: String,
+    /// Sender of the summary emails (`SYSTEM_EMAIL`).
+    pub system_email: Mailbox,
+    /// `tracing` filter (`LOG_LEVEL`, default `info`).
+    pub log_level: String,
+    /// Upper bound on concurrent AWS batch calls (`MAX_IN_FLIGHT`).
+    pub max_in_flight: usize,
+}
+
+/// A configuration problem that stops the cold start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is unset or empty.
+    #[error("environment variable {0} is required but not set")]
+    Missing(&'static str),
+    /// A variable is set to something unusable.
+    #[error("environment variable {name} has an invalid value {value:?}: {expected}")]
+    Invalid {
+        /// Variable name.
+        name: &'static str,
+        /// What it holds.
+        value: String,
+        /// What it should hold.
+        expected: &'static str,
+    },
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+
+        let table = required("THIRTYONE_TABLE")?;
+        let topic_arn = required("NEW_EVENT_INVITE")?;
+        let raw_system_email = required("SYSTEM_EMAIL")?;
+        let system_email = Mailbox::parse(&raw_system_email).ok_or(ConfigError::Invalid {
+            name: "SYSTEM_EMAIL",
+            value: raw_system_email,
+            expected: "an address, optionally as `Name <address>`",
+        })?;
+        let max_in_flight = match get("MAX_IN_FLIGHT") {
+            None => DEFAULT_MAX_IN_FLIGHT,
+            Some(value) => match value.parse::<usize>() {
+                Ok(n) if (1..=256).contains(&n) => n,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "MAX_IN_FLIGHT",
+                        value,
+                        expected: "a whole number from 1 to 256",
+                    });
+                }
+            },
+        };
+        Ok(Self {
+            region: get("REGION")
+                .or_else(|| get("AWS_REGION"))
+                .unwrap_or_else(|| DEFAULT_REGION.to_string()),
+            table,
+            topic_arn,
+            system_email,
+            log_level: get("LOG_LEVEL").unwrap_or_else(|| "info".to_string()),
+            max_in_flight,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const FULL: &[(&str, &str)] = &[
+        ("THIRTYONE_TABLE", "thirtyone"),
+        (
+            "NEW_EVENT_INVITE",
+            "arn:aws:sns:us-west-2:123456789012:send-bulk-event-invite",
+        ),
+        (
+            "SYSTEM_EMAIL",
+            "Calendar Snack <notification@calendarsnack.com>",
+        ),
+    ];
+
+    #[test]
+    fn defaults_apply() {
+        let config = Config::from_lookup(env(FULL)).unwrap();
+        assert_eq!(config.region, "us-west-2");
+        assert_eq!(config.log_level, "info");
+        assert_eq!(config.max_in_flight, DEFAULT_MAX_IN_FLIGHT);
+        assert_eq!(
+            config.system_email,
+            Mailbox {
+                name: Some("Calendar Snack".into()),
+                address: "notification@calendarsnack.com".into()
+            }
+        );
+    }
+
+    #[test]
+    fn region_falls_back_to_aws_region() {
+        let mut pairs = FULL.to_vec();
+        pairs.push(("AWS_REGION", "eu-west-1"));
+        assert_eq!(
+            Config::from_lookup(env(&pairs)).unwrap().region,
+            "eu-west-1"
+        );
+        pairs.push(("REGION", "us-east-1"));
+        assert_eq!(
+            Config::from_lookup(env(&pairs)).unwrap().region,
+            "us-east-1"
+        );
+    }
+
+    #[test]
+    fn each_missing_variable_is_named() {
+        for missing in ["THIRTYONE_TABLE", "NEW_EVENT_INVITE", "SYSTEM_EMAIL"] {
+            let pairs: Vec<_> = FULL
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != missing)
+                .collect();
+            assert_eq!(
+                Config::from_lookup(env(&pairs)),
+                Err(ConfigError::Missing(missing))
+            );
+        }
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let mut pairs = FULL.to_vec();
+        pairs.push(("MAX_IN_FLIGHT", "0"));
+        assert!(matches!(
+            Config::from_lookup(env(&pairs)),
+            Err(ConfigError::Invalid {
+                name: "MAX_IN_FLIGHT",
+                ..
+            })
+        ));
+        let pairs = [FULL[0], FULL[1], ("SYSTEM_EMAIL", "Calendar Snack <nope>")];
+        assert!(matches!(
+            Config::from_lookup(env(&pairs)),
+            Err(ConfigError::Invalid {
+                name: "SYSTEM_EMAIL",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn bare_mailbox_parses() {
+        assert_eq!(
+            Mailbox::parse("notification@calendarsnack.com"),
+            Some(Mailbox {
+                name: None,
+                address: "notification@calendarsnack.com".into()
+            })
+        );
+    }
+}

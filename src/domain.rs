@@ -1,0 +1,218 @@
+//! Value types that can only hold valid, normalized values ("parse, don't validate").
+//!
+//! Once a string has become an [`AttendeeEmail`], [`SenderEmail`] or [`EventUid`], the rest of
+//! the code never re-checks it and cannot pass one where another is expected.
+
+use std::fmt;
+
+/// Longest uid accepted; DynamoDB partition keys are capped at 2048 bytes and `event#` is added.
+const MAX_UID_LEN: usize = 1024;
+
+/// Name used when the CSV leaves the attendee's name empty, as the original does.
+pub const DEFAULT_NAME: &str = "customer";
+
+/// Why a string is not a usable email address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a valid email address: {0:?}")]
+pub struct InvalidEmail(pub String);
+
+/// Trims and lowercases `raw`, then accepts it only when it is a plain deliverable address.
+///
+/// The original's regex demanded a dotted domain with an alphanumeric top-level label of two or
+/// more characters; `email_address` alone accepts `user@localhost` and quoted local parts, so
+/// both rules apply.
+fn normalize_address(raw: &str) -> Result<String, InvalidEmail> {
+    let address = raw.trim().to_lowercase();
+    let invalid = || InvalidEmail(raw.to_string());
+    if address.is_empty()
+        || address
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>'))
+    {
+        return Err(invalid());
+    }
+    if !email_address::EmailAddress::is_valid(&address) {
+        return Err(invalid());
+    }
+    let (_, domain) = address.rsplit_once('@').ok_or_else(invalid)?;
+    let (_, tld) = domain.rsplit_once('.').ok_or_else(invalid)?;
+    if tld.len() < 2 || !tld.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(invalid());
+    }
+    Ok(address)
+}
+
+macro_rules! string_newtype {
+    ($name:ident) => {
+        impl $name {
+            /// The normalized value.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+/// The organizer who sent the bulk request: the `From:` address, trimmed and lowercased.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SenderEmail(String);
+string_newtype!(SenderEmail);
+
+impl SenderEmail {
+    /// Parses and normalizes an organizer address.
+    pub fn parse(raw: &str) -> Result<Self, InvalidEmail> {
+        normalize_address(raw).map(Self)
+    }
+}
+
+/// An attendee address from the CSV, trimmed, lowercased and valid.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AttendeeEmail(String);
+string_newtype!(AttendeeEmail);
+
+impl AttendeeEmail {
+    /// Parses and normalizes an attendee address.
+    pub fn parse(raw: &str) -> Result<Self, InvalidEmail> {
+        normalize_address(raw).map(Self)
+    }
+}
+
+/// Why a string is not a usable event uid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidUid {
+    /// Nothing left after trimming.
+    #[error("uid is empty")]
+    Empty,
+    /// Longer than a DynamoDB key allows.
+    #[error("uid is longer than {MAX_UID_LEN} characters")]
+    TooLong,
+    /// Contains a control character, which no real uid has.
+    #[error("uid contains a control character")]
+    ControlCharacter,
+}
+
+/// An event uid, trimmed and lowercased, as stored in `event#<uid>` keys.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventUid(String);
+string_newtype!(EventUid);
+
+impl EventUid {
+    /// Parses and normalizes a uid.
+    pub fn parse(raw: &str) -> Result<Self, InvalidUid> {
+        let uid = raw.trim().to_lowercase();
+        if uid.is_empty() {
+            Err(InvalidUid::Empty)
+        } else if uid.len() > MAX_UID_LEN {
+            Err(InvalidUid::TooLong)
+        } else if uid.chars().any(char::is_control) {
+            Err(InvalidUid::ControlCharacter)
+        } else {
+            Ok(Self(uid))
+        }
+    }
+}
+
+/// An attendee's display name: trimmed, and `customer` when empty.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AttendeeName(String);
+string_newtype!(AttendeeName);
+
+impl AttendeeName {
+    /// Normalizes a name; never fails, because an empty name has a default.
+    pub fn parse(raw: &str) -> Self {
+        let name = raw.trim();
+        if name.is_empty() {
+            Self(DEFAULT_NAME.to_string())
+        } else {
+            Self(name.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attendee_email_is_trimmed_and_lowercased() {
+        let email = AttendeeEmail::parse("  Jane.Doe@Example.COM ").unwrap();
+        assert_eq!(email.as_str(), "jane.doe@example.com");
+    }
+
+    #[test]
+    fn plus_addressing_and_subdomains_are_valid() {
+        for ok in [
+            "a+tag@example.com",
+            "x@mail.example.co.uk",
+            "a_b-c@ex-ample.io",
+        ] {
+            assert!(AttendeeEmail::parse(ok).is_ok(), "{ok} should be valid");
+        }
+    }
+
+    #[test]
+    fn malformed_addresses_are_rejected() {
+        for bad in [
+            "",
+            "   ",
+            "plainaddress",
+            "@example.com",
+            "user@",
+            "user@localhost",
+            "user@example.c",
+            "user@example.c0m!",
+            "user@exa mple.com",
+            "us er@example.com",
+            "\"quoted\"@example.com",
+            "o'neil@example.com",
+            "Jane <jane@example.com>",
+            "user@@example.com",
+            "user@example..com",
+            "user@[127.0.0.1]",
+        ] {
+            assert!(
+                AttendeeEmail::parse(bad).is_err(),
+                "{bad:?} should be invalid"
+            );
+        }
+    }
+
+    #[test]
+    fn sender_uses_the_same_rules() {
+        assert_eq!(
+            SenderEmail::parse("Org@Example.com").unwrap().as_str(),
+            "org@example.com"
+        );
+        assert!(SenderEmail::parse("org@localhost").is_err());
+    }
+
+    #[test]
+    fn uid_is_trimmed_lowercased_and_non_empty() {
+        assert_eq!(EventUid::parse(" AbC-123 ").unwrap().as_str(), "abc-123");
+        assert_eq!(EventUid::parse("  "), Err(InvalidUid::Empty));
+        assert_eq!(
+            EventUid::parse("a\u{0}b"),
+            Err(InvalidUid::ControlCharacter)
+        );
+        assert_eq!(
+            EventUid::parse(&"x".repeat(MAX_UID_LEN + 1)),
+            Err(InvalidUid::TooLong)
+        );
+    }
+
+    #[test]
+    fn empty_name_becomes_customer() {
+        assert_eq!(AttendeeName::parse("  ").as_str(), "customer");
+        assert_eq!(AttendeeName::parse(" Smith, Jane ").as_str(), "Smith, Jane");
+    }
+}

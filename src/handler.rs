@@ -1,0 +1,171 @@
+//! The Lambda handler: an SQS batch in, a partial-batch response out.
+//!
+//! [`process_object`] reads top to bottom like the steps of the original function.
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_runtime::LambdaEvent;
+use tracing::{error, info, warn};
+
+use crate::attendees;
+use crate::aws::Aws;
+use crate::config::Config;
+use crate::error::ProcessError;
+use crate::inbound;
+use crate::notification::{self, Notification, ObjectRef};
+use crate::plan;
+use crate::summary::{self, Summary};
+
+/// Everything a cold start builds once and every invocation borrows.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// SDK clients.
+    pub aws: Aws,
+    /// Configuration from the environment.
+    pub config: Config,
+}
+
+/// What became of one stored email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Not a bulk request (the SES setup object): nothing done.
+    Ignored,
+    /// The sender is not an authorized bulk sender: nothing published, no email sent.
+    Unauthorized,
+    /// The email had no usable CSV; the sender was told what to send.
+    NoUsableCsv,
+    /// Rows were processed and the summary sent.
+    Processed {
+        /// Invites published.
+        sent: usize,
+        /// Rows not sent.
+        not_sent: usize,
+    },
+}
+
+/// Handles one SQS batch: every record, each on its own, and reports only retryable failures.
+pub async fn handle(
+    app: &App,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+    let results = futures::future::join_all(
+        event
+            .payload
+            .records
+            .iter()
+            .map(|record| async move { (record, handle_record(app, record).await) }),
+    )
+    .await;
+
+    let mut response = SqsBatchResponse::default();
+    for (record, result) in results {
+        let message_id = record.message_id.as_deref().unwrap_or_default();
+        match result {
+            Ok(()) => {}
+            Err(err) if err.is_retryable() => {
+                warn!(message_id, error = %err, "retryable failure; message returned to the queue");
+                if message_id.is_empty() {
+                    // An empty itemIdentifier would fail the whole batch anyway; say so plainly.
+                    return Err(format!(
+                        "retryable failure on a record without a message id: {err}"
+                    )
+                    .into());
+                }
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = message_id.to_string();
+                response.batch_item_failures.push(failure);
+            }
+            Err(err) => {
+                error!(message_id, error = %err, "permanent failure; message acknowledged, email left in S3");
+            }
+        }
+    }
+    Ok(response)
+}
+
+async fn handle_record(app: &App, record: &SqsMessage) -> Result<(), ProcessError> {
+    let body = record.body.as_deref().unwrap_or_default();
+    let objects = match notification::decode(body)? {
+        Notification::TestEvent => {
+            info!("s3:TestEvent acknowledged and ignored");
+            return Ok(());
+        }
+        Notification::Objects(objects) => objects,
+    };
+    for object in &objects {
+        match process_object(app, object).await {
+            Ok(outcome) => {
+                info!(bucket = %object.bucket, key = %object.key, ?outcome, "bulk request done")
+            }
+            Err(err) if err.is_retryable() => return Err(err),
+            Err(err) => {
+                error!(bucket = %object.bucket, key = %object.key, error = %err, "bulk request dropped")
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Processes one stored email from S3 to summary.
+pub async fn process_object(app: &App, object: &ObjectRef) -> Result<Outcome, ProcessError> {
+    let config = &app.config;
+    if object.is_ses_setup_notification() {
+        info!(key = %object.key, "SES setup notification ignored");
+        return Ok(Outcome::Ignored);
+    }
+
+    // 1. Read the email and find the sender.
+    let raw = app.aws.get_email(object).await?;
+    let email = inbound::parse(&raw)?;
+    drop(raw);
+    let sender = email.sender;
+
+    // 2. The sender must be an authorized bulk sender; otherwise stay silent.
+    if !app.aws.is_bulk_sender(&config.table, &sender).await? {
+        warn!(key = %object.key, %sender, "Unauthorized bulk sender");
+        return Ok(Outcome::Unauthorized);
+    }
+
+    // 3. Find and read the CSV; tell the sender when there is none to use.
+    let parsed = match email.csv {
+        None => Err(summary::for_missing_csv()),
+        Some(csv) => attendees::parse(&csv.text).map_err(|err| summary::for_csv_error(&err)),
+    };
+    let rows = match parsed {
+        Ok(rows) => rows,
+        Err(help) => {
+            send(app, &sender, &help).await?;
+            info!(key = %object.key, %sender, "no usable CSV; sender told the expected format");
+            return Ok(Outcome::NoUsableCsv);
+        }
+    };
+
+    // 4. Look up block records and events, then decide who is invited.
+    let keys = plan::lookup_keys(&rows.candidates);
+    let lookups = app.aws.lookup(&config.table, &sender, &keys).await?;
+    let plan = plan::decide(&sender, rows, &lookups);
+
+    // 5. Publish one message per invite.
+    let failures = app
+        .aws
+        .publish(&config.topic_arn, &plan.invites, &lookups.events)
+        .await?;
+
+    // 6. Tell the sender what was sent and what was not.
+    let report = plan.into_report(&failures);
+    send(app, &sender, &summary::for_report(&report)).await?;
+    let (sent, not_sent) = (report.sent(), report.not_sent());
+    info!(key = %object.key, %sender, events = report.by_uid.len(), sent, not_sent, "bulk request processed");
+    Ok(Outcome::Processed { sent, not_sent })
+}
+
+async fn send(
+    app: &App,
+    sender: &crate::domain::SenderEmail,
+    summary: &Summary,
+) -> Result<(), ProcessError> {
+    let mime = summary::to_mime(summary, &app.config.system_email, sender);
+    app.aws
+        .send_summary(&app.config.system_email, sender, mime)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,42 @@
+//! Lambda entry point: read configuration and build clients once, then serve invocations.
+
+use std::process::ExitCode;
+
+use aws_config::{BehaviorVersion, Region};
+use bulk_invites::aws::Aws;
+use bulk_invites::config::Config;
+use bulk_invites::handler::{self, App};
+use bulk_invites::telemetry;
+use lambda_runtime::service_fn;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            telemetry::init("error");
+            tracing::error!(error = %err, "configuration error");
+            eprintln!("bulk-invites: configuration error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    telemetry::init(&config.log_level);
+
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(config.region.clone()))
+        .load()
+        .await;
+    let app = App {
+        aws: Aws::new(&sdk, config.max_in_flight),
+        config,
+    };
+    let app = &app;
+
+    match lambda_runtime::run(service_fn(move |event| handler::handle(app, event))).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "Lambda runtime stopped");
+            ExitCode::FAILURE
+        }
+    }
+}

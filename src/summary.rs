@@ -1,0 +1,273 @@
+//! The status email sent back to the organizer: text and HTML, built from a [`Report`].
+
+use std::fmt::Write as _;
+
+use mail_builder::MessageBuilder;
+use mail_builder::headers::address::Address;
+
+use crate::attendees::{CsvError, EXPECTED_HEADER};
+use crate::config::Mailbox;
+use crate::domain::SenderEmail;
+use crate::report::Report;
+
+/// Subject of every summary, as the original sends it.
+pub const SUBJECT: &str = "calendarsnack.com Bulk Invite Status";
+
+/// Rejected rows listed in the body; the rest are counted, so the email stays readable.
+pub const MAX_LISTED_ROWS: usize = 100;
+
+/// A rendered summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Plain-text body.
+    pub text: String,
+    /// HTML body, every value from the email escaped.
+    pub html: String,
+}
+
+fn uid_label(uid: &str) -> &str {
+    if uid.is_empty() { "(no uid)" } else { uid }
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Summary of a processed request: per uid the invites sent and the rows not sent, then the
+/// rows not sent with their reasons.
+pub fn for_report(report: &Report) -> Summary {
+    let mut text = String::from("Your bulk invite request has been processed.\n\n");
+    let mut html =
+        String::from("<html><body><p>Your bulk invite request has been processed.</p>\n<ul>\n");
+    for (uid, tally) in &report.by_uid {
+        let label = uid_label(uid);
+        if tally.sent > 0 {
+            let _ = writeln!(text, "{label}: {} invites sent", tally.sent);
+            let _ = writeln!(
+                html,
+                "<li>{}: {} invites sent</li>",
+                escape_html(label),
+                tally.sent
+            );
+        }
+        if tally.not_sent > 0 {
+            let _ = writeln!(text, "{label}: {} not sent.", tally.not_sent);
+            let _ = writeln!(
+                html,
+                "<li>{}: {} not sent.</li>",
+                escape_html(label),
+                tally.not_sent
+            );
+        }
+    }
+    html.push_str("</ul>\n");
+    let _ = write!(
+        text,
+        "\nTotal: {} invites sent, {} not sent.\n",
+        report.sent(),
+        report.not_sent()
+    );
+    let _ = writeln!(
+        html,
+        "<p>Total: {} invites sent, {} not sent.</p>",
+        report.sent(),
+        report.not_sent()
+    );
+
+    if !report.rejected.is_empty() {
+        text.push_str("\nRows not sent (row number in your file, uid, email: reason):\n");
+        html.push_str(
+            "<p>Rows not sent:</p>\n<table border=\"1\" cellpadding=\"4\">\n\
+             <tr><th>Row</th><th>uid</th><th>email</th><th>Reason</th></tr>\n",
+        );
+        for row in report.rejected.iter().take(MAX_LISTED_ROWS) {
+            let _ = writeln!(
+                text,
+                "  row {}, {}, {}: {}",
+                row.row,
+                uid_label(&row.uid),
+                row.email,
+                row.reason
+            );
+            let _ = writeln!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                row.row,
+                escape_html(uid_label(&row.uid)),
+                escape_html(&row.email),
+                escape_html(&row.reason.to_string())
+            );
+        }
+        html.push_str("</table>\n");
+        let unlisted = report.rejected.len().saturating_sub(MAX_LISTED_ROWS);
+        if unlisted > 0 {
+            let _ = writeln!(text, "  ... and {unlisted} more rows not sent.");
+            let _ = writeln!(html, "<p>... and {unlisted} more rows not sent.</p>");
+        }
+    }
+    html.push_str("</body></html>\n");
+    Summary { text, html }
+}
+
+fn format_help(problem: &str) -> Summary {
+    let example = format!("{EXPECTED_HEADER}\nyour-event-uid,jane@example.com,Jane Doe\n");
+    let text = format!(
+        "Your bulk invite request could not be processed: {problem}.\n\n\
+         Attach a CSV file (text/csv) whose first line is the header\n\
+         {EXPECTED_HEADER}\nand one attendee per line, for example:\n\n{example}\n\
+         uid is the event's uid, email the attendee's address; name is optional.\n"
+    );
+    let html = format!(
+        "<html><body><p>Your bulk invite request could not be processed: {}.</p>\n\
+         <p>Attach a CSV file (text/csv) whose first line is the header \
+         <code>{EXPECTED_HEADER}</code> and one attendee per line, for example:</p>\n\
+         <pre>{}</pre>\n<p>uid is the event's uid, email the attendee's address; \
+         name is optional.</p></body></html>\n",
+        escape_html(problem),
+        escape_html(&example)
+    );
+    Summary { text, html }
+}
+
+/// Summary for an email that carries no CSV attachment.
+pub fn for_missing_csv() -> Summary {
+    format_help("the email has no CSV attachment")
+}
+
+/// Summary for a CSV that cannot be used as a whole.
+pub fn for_csv_error(error: &CsvError) -> Summary {
+    format_help(&error.to_string())
+}
+
+/// Renders the summary as a MIME message (multipart/alternative) for SES `SendEmail` raw content.
+pub fn to_mime(summary: &Summary, from: &Mailbox, to: &SenderEmail) -> Vec<u8> {
+    let from: Address = match &from.name {
+        Some(name) => (name.as_str(), from.address.as_str()).into(),
+        None => from.address.as_str().into(),
+    };
+    MessageBuilder::new()
+        .from(from)
+        .to(to.as_str())
+        .subject(SUBJECT)
+        .text_body(summary.text.as_str())
+        .html_body(summary.html.as_str())
+        .write_to_vec()
+        .expect("writing to a Vec cannot fail")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Reason, RejectedRow};
+
+    fn report() -> Report {
+        Report::new(
+            ["ev1", "ev1"],
+            vec![
+                RejectedRow {
+                    row: 4,
+                    uid: "ev1".into(),
+                    email: "<script>@x".into(),
+                    reason: Reason::InvalidEmail,
+                },
+                RejectedRow {
+                    row: 5,
+                    uid: "ev2".into(),
+                    email: "b@example.com".into(),
+                    reason: Reason::UnknownEvent,
+                },
+            ],
+        )
+    }
+
+    #[test]
+    fn text_lists_each_uid_once_per_outcome() {
+        let summary = for_report(&report());
+        assert!(
+            summary
+                .text
+                .contains("ev1: 2 invites sent\nev1: 1 not sent.\nev2: 1 not sent.\n")
+        );
+        assert!(
+            !summary.text.contains("ev2: 0 invites sent"),
+            "failed uid is not listed as sent"
+        );
+        assert!(
+            summary
+                .text
+                .contains("  row 4, ev1, <script>@x: invalid email\n")
+        );
+        assert!(summary.text.contains("Total: 2 invites sent, 2 not sent."));
+    }
+
+    #[test]
+    fn html_escapes_every_value() {
+        let summary = for_report(&report());
+        assert!(summary.html.contains("<td>&lt;script&gt;@x</td>"));
+        assert!(!summary.html.contains("<script>"));
+    }
+
+    #[test]
+    fn long_rejection_lists_are_cut() {
+        let rows = (0..MAX_LISTED_ROWS as u64 + 7)
+            .map(|row| RejectedRow {
+                row,
+                uid: "e".into(),
+                email: "x".into(),
+                reason: Reason::Blocked,
+            })
+            .collect();
+        let summary = for_report(&Report::new([], rows));
+        assert!(summary.text.contains("... and 7 more rows not sent."));
+        assert_eq!(summary.text.matches(": blocked").count(), MAX_LISTED_ROWS);
+    }
+
+    #[test]
+    fn help_shows_the_expected_format() {
+        let summary = for_csv_error(&CsvError::MissingColumns(vec!["uid"]));
+        assert!(summary.text.contains("the CSV header has no uid column"));
+        assert!(
+            summary
+                .text
+                .contains("uid,email,name\nyour-event-uid,jane@example.com,Jane Doe")
+        );
+        assert!(for_missing_csv().html.contains("has no CSV attachment"));
+    }
+
+    #[test]
+    fn mime_has_both_bodies_and_fixed_subject() {
+        let from = Mailbox::parse("Calendar Snack <notification@calendarsnack.com>").unwrap();
+        let to = SenderEmail::parse("org@example.com").unwrap();
+        let raw = to_mime(&for_report(&report()), &from, &to);
+        let message = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        assert_eq!(message.subject(), Some(SUBJECT));
+        assert_eq!(
+            message.to().unwrap().first().unwrap().address(),
+            Some("org@example.com")
+        );
+        assert!(
+            message
+                .body_text(0)
+                .unwrap()
+                .contains("ev1: 2 invites sent")
+        );
+        assert!(
+            message
+                .body_html(0)
+                .unwrap()
+                .contains("<li>ev1: 2 invites sent</li>")
+        );
+    }
+}
