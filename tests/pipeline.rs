@@ -1,0 +1,436 @@
+//! The whole function against moto server: real handler, real SDK, what landed is asserted.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+const ORG_EVENT: &str = "team-offsite";
+
+async fn fixture_with_event(name: &str) -> Fixture {
+    let f = Fixture::new(name).await;
+    f.seed_event(ORG_EVENT, &f.sender).await;
+    f
+}
+
+fn summary_text(f: &Fixture) -> String {
+    let emails = f.emails();
+    assert_eq!(emails.len(), 1, "exactly one summary");
+    bodies(&emails[0]).0
+}
+
+#[tokio::test]
+async fn happy_path_publishes_the_contract_and_mails_a_summary() {
+    let f = Fixture::new("happy").await;
+    f.seed_event("ev-one", &f.sender).await;
+    f.seed_event("ev-two", &f.sender.to_uppercase()).await;
+    let csv = "uid,email,name\nev-one,ann@example.com,Ann\nEV-TWO, Bob@Example.com ,\nev-one,cy@example.com,Cy\n";
+
+    let response = f.run_csv(csv).await;
+    assert!(failed_ids(&response).is_empty());
+
+    let published = f.published();
+    assert_eq!(published.len(), 3);
+    let first = inner(&published[0]);
+    let expected_event = |uid: &str, mailto: &str| {
+        json!({
+            "pk": format!("event#{uid}"), "sk": format!("event#{uid}"), "uid": uid, "mailto": mailto,
+            "organizer": "Org Anizer", "summary": format!("Summary of {uid}"),
+            "description": "Plain description", "description_html": "<p>HTML description</p>",
+            "location": "Room 1", "dtstart": 1767225600, "dtend": 1767229200, "sequence": 0,
+            "status": "CONFIRMED"
+        })
+    };
+    assert_eq!(
+        first,
+        json!({
+            "request": {"email": "ann@example.com", "name": "Ann", "origin": "bulk",
+                        "partstat": "noaction", "prodid": "31events//ses", "uid": "ev-one"},
+            "event": expected_event("ev-one", &f.sender)
+        })
+    );
+    assert_eq!(
+        inner(&published[1]),
+        json!({
+            "request": {"email": "bob@example.com", "name": "customer", "origin": "bulk",
+                        "partstat": "noaction", "prodid": "31events//ses", "uid": "ev-two"},
+            "event": expected_event("ev-two", &f.sender.to_uppercase())
+        })
+    );
+    assert_eq!(inner(&published[2])["request"]["email"], "cy@example.com");
+
+    let emails = f.emails();
+    assert_eq!(emails.len(), 1);
+    assert_eq!(
+        emails[0].subject(),
+        Some("calendarsnack.com Bulk Invite Status")
+    );
+    let from = emails[0].from().unwrap().first().unwrap();
+    assert_eq!(from.address(), Some("notification@calendarsnack.com"));
+    assert_eq!(from.name(), Some("Calendar Snack"));
+    let (text, html) = bodies(&emails[0]);
+    assert_eq!(
+        text,
+        "Your bulk invite request has been processed.\n\n\
+         ev-one: 2 invites sent\nev-two: 1 invites sent\n\n\
+         Total: 3 invites sent, 0 not sent.\n"
+    );
+    assert_eq!(
+        html,
+        "<html><body><p>Your bulk invite request has been processed.</p>\n<ul>\n\
+         <li>ev-one: 2 invites sent</li>\n<li>ev-two: 1 invites sent</li>\n</ul>\n\
+         <p>Total: 3 invites sent, 0 not sent.</p>\n</body></html>\n"
+    );
+}
+
+#[tokio::test]
+async fn unauthorized_sender_gets_nothing() {
+    let f = fixture_with_event("unauth").await;
+    let stranger = format!("stranger-{}@example.com", unique("s"));
+    let key = "bulk_event_invites_email/unauthorized";
+    f.put_email(
+        key,
+        email_with_csv(&stranger, b"uid,email\nteam-offsite,ann@example.com\n"),
+    )
+    .await;
+
+    let response = f
+        .invoke(sqs_event(&[sns_wrapped(&s3_event(&f.bucket, key))]))
+        .await;
+
+    assert!(failed_ids(&response).is_empty(), "permanent: not retried");
+    assert!(f.published().is_empty());
+    assert!(
+        emails_to(&stranger).is_empty(),
+        "no mail to a possibly spoofed address"
+    );
+    assert!(f.emails().is_empty());
+}
+
+#[tokio::test]
+async fn sender_case_does_not_matter() {
+    let f = fixture_with_event("case").await;
+    let key = "bulk_event_invites_email/case";
+    f.put_email(
+        key,
+        email_with_csv(
+            &f.sender.to_uppercase(),
+            b"uid,email\nteam-offsite,ann@example.com\n",
+        ),
+    )
+    .await;
+    f.invoke(sqs_event(&[s3_event(&f.bucket, key)])).await;
+    assert_eq!(
+        f.published().len(),
+        1,
+        "Org@Example.com is the same organizer as org@example.com"
+    );
+}
+
+#[tokio::test]
+async fn blocked_attendee_is_not_invited() {
+    let f = fixture_with_event("blocked").await;
+    f.seed_block("blocker@example.com", &f.sender).await;
+    f.seed_block("ann@example.com", "someone-else@example.com")
+        .await;
+
+    f.run_csv(
+        "uid,email,name\nteam-offsite,blocker@example.com,B\nteam-offsite,ann@example.com,Ann\n",
+    )
+    .await;
+
+    assert_eq!(
+        invited(&f.published()),
+        [(ORG_EVENT.into(), "ann@example.com".into())]
+    );
+    let text = summary_text(&f);
+    assert!(
+        text.contains("team-offsite: 1 invites sent\nteam-offsite: 1 not sent.\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  row 2, team-offsite, blocker@example.com: blocked\n"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_event_rows_are_not_sent() {
+    let f = fixture_with_event("unknown").await;
+    f.run_csv("uid,email\nno-such-event,ann@example.com\nteam-offsite,bob@example.com\n")
+        .await;
+
+    assert_eq!(
+        invited(&f.published()),
+        [(ORG_EVENT.into(), "bob@example.com".into())]
+    );
+    let text = summary_text(&f);
+    assert!(text.contains("no-such-event: 1 not sent.\n"), "{text}");
+    assert!(
+        !text.contains("no-such-event: 0 invites sent"),
+        "a failed event is not listed as sent"
+    );
+    assert!(!text.contains("no-such-event: 1 invites sent"));
+    assert!(
+        text.contains("row 2, no-such-event, ann@example.com: unknown event"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn someone_elses_event_is_refused() {
+    let f = fixture_with_event("theirs").await;
+    f.seed_event("their-party", "other-organizer@example.com")
+        .await;
+    f.run_csv("uid,email\ntheir-party,ann@example.com\ntheir-party,bob@example.com\n")
+        .await;
+
+    assert!(f.published().is_empty());
+    let text = summary_text(&f);
+    assert!(text.contains("their-party: 2 not sent.\n"), "{text}");
+    assert_eq!(text.matches(": not your event").count(), 2, "{text}");
+}
+
+#[tokio::test]
+async fn invalid_and_missing_fields_are_reported_per_row() {
+    let f = fixture_with_event("invalid").await;
+    let csv = "uid,email,name\n\
+               team-offsite,not-an-email,A\n\
+               ,b@example.com,B\n\
+               team-offsite,,C\n\
+               team-offsite,d@example.com,D\n\
+               team-offsite,D@EXAMPLE.com,D again\n";
+    f.run_csv(csv).await;
+
+    assert_eq!(
+        invited(&f.published()),
+        [(ORG_EVENT.into(), "d@example.com".into())]
+    );
+    let text = summary_text(&f);
+    for line in [
+        "team-offsite: 1 invites sent\n",
+        "team-offsite: 3 not sent.\n",
+        "(no uid): 1 not sent.\n",
+        "  row 2, team-offsite, not-an-email: invalid email\n",
+        "  row 3, (no uid), b@example.com: missing field (uid)\n",
+        "  row 4, team-offsite, : missing field (email)\n",
+        "  row 6, team-offsite, D@EXAMPLE.com: duplicate of row 5\n",
+        "Total: 1 invites sent, 4 not sent.\n",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn quoted_names_with_commas_survive() {
+    let f = fixture_with_event("quoted").await;
+    f.run_csv("uid,email,name\nteam-offsite,jane@example.com,\"Smith, Jane\"\n")
+        .await;
+    let published = f.published();
+    assert_eq!(published.len(), 1);
+    assert_eq!(inner(&published[0])["request"]["name"], "Smith, Jane");
+}
+
+#[tokio::test]
+async fn reordered_and_extra_columns_are_read_by_name() {
+    let f = fixture_with_event("columns").await;
+    f.run_csv("Name,Phone,EMAIL,Uid\nAnn,555-0100,ann@example.com,team-offsite\n")
+        .await;
+    let published = f.published();
+    assert_eq!(published.len(), 1);
+    let request = &inner(&published[0])["request"];
+    assert_eq!(
+        (request["name"].as_str(), request["email"].as_str()),
+        (Some("Ann"), Some("ann@example.com"))
+    );
+}
+
+#[tokio::test]
+async fn bom_and_crlf_are_handled() {
+    let f = fixture_with_event("bom").await;
+    f.run_csv("\u{FEFF}uid,email,name\r\nteam-offsite,ann@example.com,Ann\r\n\r\nteam-offsite,bob@example.com,Bob\r\n").await;
+    assert_eq!(
+        invited(&f.published()),
+        [
+            (ORG_EVENT.into(), "ann@example.com".into()),
+            (ORG_EVENT.into(), "bob@example.com".into())
+        ]
+    );
+    assert!(summary_text(&f).contains("Total: 2 invites sent, 0 not sent."));
+}
+
+#[tokio::test]
+async fn url_encoded_key_with_spaces_is_found() {
+    let f = fixture_with_event("spaces").await;
+    let key = "bulk_event_invites_email/my request+plus é.eml";
+    f.put_email(
+        key,
+        email_with_csv(&f.sender, b"uid,email\nteam-offsite,ann@example.com\n"),
+    )
+    .await;
+    let encoded = encode_key(key);
+    assert!(encoded.contains("my+request%2Bplus+%C3%A9"), "{encoded}");
+
+    let response = f
+        .invoke(sqs_event(&[sns_wrapped(&s3_event(&f.bucket, &encoded))]))
+        .await;
+
+    assert!(failed_ids(&response).is_empty());
+    assert_eq!(f.published().len(), 1);
+}
+
+#[tokio::test]
+async fn s3_test_event_is_acknowledged_and_ignored() {
+    let f = fixture_with_event("testevent").await;
+    let test_event = format!(
+        r#"{{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11-24T10:00:00.000Z","Bucket":"{}","RequestId":"R","HostId":"H"}}"#,
+        f.bucket
+    );
+    let response = f
+        .invoke(sqs_event(&[sns_wrapped(&test_event), test_event.clone()]))
+        .await;
+    assert!(failed_ids(&response).is_empty());
+    assert!(f.published().is_empty());
+    assert!(f.emails().is_empty());
+}
+
+#[tokio::test]
+async fn two_record_batch_with_one_missing_object() {
+    let f = fixture_with_event("batch").await;
+    let good = "bulk_event_invites_email/good";
+    f.put_email(
+        good,
+        email_with_csv(&f.sender, b"uid,email\nteam-offsite,ann@example.com\n"),
+    )
+    .await;
+    let event = sqs_event(&[
+        sns_wrapped(&s3_event(&f.bucket, "bulk_event_invites_email/gone")),
+        sns_wrapped(&s3_event(&f.bucket, good)),
+    ]);
+
+    let response = f.invoke(event).await;
+
+    assert!(
+        failed_ids(&response).is_empty(),
+        "a missing object is permanent, not retried"
+    );
+    assert_eq!(
+        invited(&f.published()),
+        [(ORG_EVENT.into(), "ann@example.com".into())]
+    );
+    assert_eq!(f.emails().len(), 1);
+}
+
+#[tokio::test]
+async fn malformed_notification_is_acknowledged_and_the_rest_proceeds() {
+    let f = fixture_with_event("malformed").await;
+    let good = "bulk_event_invites_email/good";
+    f.put_email(
+        good,
+        email_with_csv(&f.sender, b"uid,email\nteam-offsite,ann@example.com\n"),
+    )
+    .await;
+    let response = f
+        .invoke(sqs_event(&[
+            "{not json".to_string(),
+            r#"{"Records":[]}"#.to_string(),
+            s3_event(&f.bucket, good),
+        ]))
+        .await;
+    assert!(failed_ids(&response).is_empty());
+    assert_eq!(f.published().len(), 1);
+}
+
+#[tokio::test]
+async fn email_without_csv_gets_the_expected_format() {
+    let f = fixture_with_event("nocsv").await;
+    let key = "bulk_event_invites_email/nocsv";
+    let raw = format!(
+        "From: {}\r\nTo: bulk@calendarsnack.com\r\nSubject: invites\r\n\r\nI forgot the file.\r\n",
+        f.sender
+    );
+    f.put_email(key, raw).await;
+
+    let response = f
+        .invoke(sqs_event(&[sns_wrapped(&s3_event(&f.bucket, key))]))
+        .await;
+
+    assert!(failed_ids(&response).is_empty());
+    assert!(f.published().is_empty());
+    let emails = f.emails();
+    assert_eq!(emails.len(), 1);
+    let (text, html) = bodies(&emails[0]);
+    assert!(
+        text.contains("could not be processed: the email has no CSV attachment"),
+        "{text}"
+    );
+    assert!(
+        text.contains("uid,email,name\nyour-event-uid,jane@example.com,Jane Doe"),
+        "{text}"
+    );
+    assert!(html.contains("<code>uid,email,name</code>"), "{html}");
+}
+
+#[tokio::test]
+async fn csv_without_required_columns_is_explained() {
+    let f = fixture_with_event("nocols").await;
+    f.run_csv("name,address\nAnn,ann@example.com\n").await;
+    assert!(f.published().is_empty());
+    assert!(
+        summary_text(&f)
+            .contains("could not be processed: the CSV header has no uid or email column")
+    );
+}
+
+#[tokio::test]
+async fn html_summary_escapes_values_from_the_csv() {
+    let f = fixture_with_event("escape").await;
+    f.run_csv("uid,email\n<b>evil</b>,<script>alert(1)</script>\n")
+        .await;
+    let emails = f.emails();
+    let (_, html) = bodies(&emails[0]);
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(html.contains("&lt;b&gt;evil&lt;/b&gt;"), "{html}");
+}
+
+#[tokio::test]
+async fn ses_setup_notification_object_is_ignored() {
+    let f = fixture_with_event("setup").await;
+    let key = "bulk_event_invites_email/AMAZON_SES_SETUP_NOTIFICATION";
+    f.put_email(key, "not an email").await;
+    let response = f
+        .invoke(sqs_event(&[sns_wrapped(&s3_event(&f.bucket, key))]))
+        .await;
+    assert!(failed_ids(&response).is_empty());
+    assert!(f.emails().is_empty());
+}
+
+#[tokio::test]
+async fn unreachable_aws_is_retried_through_sqs() {
+    let f = fixture_with_event("retry").await;
+    // Nothing listens on port 9 of loopback: every call fails to connect, which is transient.
+    let sdk = sdk_config_for("http://127.0.0.1:9").await;
+    let app = bulk_invites::handler::App {
+        aws: bulk_invites::aws::Aws::new(&sdk, 2),
+        config: f.app.config.clone(),
+    };
+    let event = sqs_event(&[
+        s3_event(&f.bucket, "bulk_event_invites_email/any"),
+        "{bad".to_string(),
+    ]);
+    let response = bulk_invites::handler::handle(
+        &app,
+        lambda_runtime::LambdaEvent::new(event, Default::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        failed_ids(&response),
+        ["msg-0"],
+        "only the retryable record goes back to SQS"
+    );
+}

@@ -1,0 +1,28 @@
+//! The binary's cold start: a missing required variable stops it with a message naming it.
+
+use std::process::Command;
+
+#[test]
+fn missing_env_var_fails_the_cold_start_naming_it() {
+    for missing in ["THIRTYONE_TABLE", "NEW_EVENT_INVITE", "SYSTEM_EMAIL"] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bulk-invites"));
+        command
+            .env_clear()
+            .env("THIRTYONE_TABLE", "thirtyone")
+            .env(
+                "NEW_EVENT_INVITE",
+                "arn:aws:sns:us-west-2:123456789012:send-bulk-event-invite",
+            )
+            .env("SYSTEM_EMAIL", "notification@calendarsnack.com")
+            .env_remove(missing);
+        let output = command.output().expect("run the binary");
+        assert!(!output.status.success(), "{missing}: must not start");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "environment variable {missing} is required but not set"
+            )),
+            "{missing}: {stderr}"
+        );
+    }
+}
