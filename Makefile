@@ -1,0 +1,15 @@
+# The two commands of the README, and a few helpers. Each installs what it needs.
+.PHONY: demo test lint bench
+
+## Run a real bulk request end to end against the local AWS emulator (moto server).
+demo:
+	scripts/demo.sh
+
+## Run every test: unit, emulator-backed integration, cold start, and cfn-lint on the template.
+test:
+	scripts/test.sh
+
+## Formatting and clippy, as CI checks them.
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --locked --all-targets -- -D warnings
