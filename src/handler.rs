@@ -92,10 +92,9 @@ async fn handle_record(app: &App, record: &SqsMessage) -> Result<(), ProcessErro
         Notification::Objects(objects) => objects,
     };
     for object in &objects {
+        // process_object logs each outcome itself, with the sender once it is known.
         match process_object(app, object).await {
-            Ok(outcome) => {
-                info!(bucket = %object.bucket, key = %object.key, ?outcome, "bulk request done")
-            }
+            Ok(_) => {}
             Err(err) if err.is_retryable() => return Err(err),
             Err(err) => {
                 error!(bucket = %object.bucket, key = %object.key, error = %err, "bulk request dropped")
