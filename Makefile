@@ -13,3 +13,7 @@ test:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --locked --all-targets -- -D warnings
+
+## Scale (1k/10k/100k rows against moto), cold-start and parsing benchmarks; see BENCHMARKS.md.
+bench:
+	scripts/bench.sh

@@ -1,0 +1,248 @@
+"""Scale and cold-start benchmark of the release binary against moto server.
+
+For each size N it generates a request of N attendee rows over 3 events (about 1 % of the
+attendees have blocked the organizer, about 0.5 % of the rows carry an invalid address),
+uploads it as SES would store it, runs the real binary through a loopback Runtime API, and
+prints: wall time of the invocation, AWS round trips by operation (from moto's own request
+recorder, so retries count too), invites published, whether each valid invite was published
+exactly once (checked message by message from moto's record of the topic), and peak RSS.
+Then it times the cold start: process start to the first poll of the Runtime API.
+
+Run through `make bench` (scripts/bench.sh), which starts moto with recording enabled.
+"""
+
+import argparse
+import base64
+import collections
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+
+sys.path.insert(0, str(Path(__file__).parent))
+from runtime_stub import RuntimeStub, lambda_environment  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+BINARY = ROOT / "target" / "release" / "bulk-invites"
+REGION = "us-west-2"
+TABLE, BUCKET, TOPIC = "bench-table", "bench-inbound", "bench-invites"
+ORGANIZER = "organizer@example.com"
+EVENTS = ["team-offsite-2026", "product-launch-2026", "customer-summit-2026"]
+ENDPOINT = os.environ["AWS_ENDPOINT_URL"]
+
+
+def moto(path, method="GET"):
+    request = urllib.request.Request(ENDPOINT + path, method=method)
+    with urllib.request.urlopen(request, timeout=600) as reply:
+        return reply.read()
+
+
+def client(service):
+    return boto3.client(service, region_name=REGION, endpoint_url=ENDPOINT)
+
+
+def generate(n):
+    """CSV text and the (uid, email) pairs that must be published, plus the blocked addresses."""
+    lines = ["uid,email,name"]
+    expected, blocked = [], []
+    for i in range(n):
+        uid = EVENTS[i % len(EVENTS)]
+        if i % 200 == 199:
+            lines.append(f"{uid},attendee{i}.example.com,Broken Row {i}")
+            continue
+        email = f"attendee{i}@example.com"
+        lines.append(f'{uid},{email},"Attendee {i}, Example"')
+        if i % 100 == 42:
+            blocked.append(email)
+        else:
+            expected.append((uid, email))
+    return "\r\n".join(lines) + "\r\n", expected, blocked
+
+
+def email_bytes(csv_text):
+    encoded = base64.encodebytes(csv_text.encode()).decode().replace("\n", "\r\n")
+    return (
+        f"X-SES-Spam-Verdict: PASS\r\nX-SES-Virus-Verdict: PASS\r\nFrom: {ORGANIZER}\r\n"
+        "To: bulk@calendarsnack.com\r\nSubject: bench\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nlist\r\n'
+        '--b\r\nContent-Type: text/csv; name="list.csv"\r\nContent-Disposition: attachment; filename="list.csv"\r\n'
+        f"Content-Transfer-Encoding: base64\r\n\r\n{encoded}--b--\r\n"
+    ).encode()
+
+
+def set_up(blocked, raw_email, key):
+    moto("/moto-api/reset", "POST")
+    dynamodb = client("dynamodb")
+    dynamodb.create_table(
+        TableName=TABLE,
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    table = boto3.resource("dynamodb", region_name=REGION, endpoint_url=ENDPOINT).Table(TABLE)
+    with table.batch_writer() as batch:
+        batch.put_item(Item={"pk": f"organizer#{ORGANIZER}", "sk": f"bulk#{ORGANIZER}"})
+        for n, uid in enumerate(EVENTS):
+            batch.put_item(Item={
+                "pk": f"event#{uid}", "sk": f"event#{uid}", "uid": uid, "mailto": ORGANIZER,
+                "organizer": "Olivia Organizer", "summary": f"Event {n}", "location": "Example Hall",
+                "description": "Details " * 20, "description_html": "<p>Details</p>" * 10,
+                "dtstart": 1780300800 + n * 86400, "dtend": 1780304400 + n * 86400,
+                "sequence": 0, "status": "CONFIRMED",
+            })
+        for email in blocked:
+            batch.put_item(Item={"pk": f"attendee#{email}", "sk": f"block#{ORGANIZER}"})
+    s3 = client("s3")
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_object(Bucket=BUCKET, Key=key, Body=raw_email)
+    client("sesv2").create_email_identity(EmailIdentity="calendarsnack.com")
+    return client("sns").create_topic(Name=TOPIC)["TopicArn"]
+
+
+def sqs_event(key):
+    s3_event = {"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
+        "eventTime": "2026-11-24T10:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "EXAMPLE"}, "requestParameters": {"sourceIPAddress": "10.0.0.1"},
+        "responseElements": {}, "s3": {"s3SchemaVersion": "1.0", "configurationId": "bench",
+            "bucket": {"name": BUCKET, "arn": f"arn:aws:s3:::{BUCKET}"},
+            "object": {"key": key, "size": 1, "eTag": "bench", "sequencer": "01"}}}]}
+    return {"Records": [{"messageId": "bench-1", "receiptHandle": "r", "body": json.dumps(s3_event),
+                         "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs",
+                         "eventSourceARN": "arn:aws:sqs:us-west-2:123456789012:bench", "awsRegion": REGION}]}
+
+
+def function_env(topic_arn, runtime_address):
+    return {
+        "PATH": os.environ.get("PATH", ""), "AWS_ENDPOINT_URL": ENDPOINT,
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": REGION,
+        "THIRTYONE_TABLE": TABLE, "NEW_EVENT_INVITE": topic_arn,
+        "SYSTEM_EMAIL": "Calendar Snack <notification@calendarsnack.com>", "LOG_LEVEL": "warn",
+        **({"MAX_IN_FLIGHT": os.environ["MAX_IN_FLIGHT"]} if "MAX_IN_FLIGHT" in os.environ else {}),
+        **lambda_environment(runtime_address),
+    }
+
+
+def peak_rss_kib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return -1
+
+
+def operation(entry):
+    """Names the AWS operation of one recorded request."""
+    headers = {k.lower(): v for k, v in entry["headers"].items()}
+    target = headers.get("x-amz-target", "")
+    body = entry.get("body") or ""
+    if entry.get("body_encoded"):
+        body = base64.b64decode(body).decode("utf-8", "replace")
+    if target.startswith("DynamoDB_"):
+        return "DynamoDB." + target.split(".", 1)[1]
+    if body.startswith("Action="):
+        return "SNS." + body.split("&", 1)[0].split("=", 1)[1]
+    if "/v2/email/outbound-emails" in entry["url"]:
+        return "SESv2.SendEmail"
+    if entry["method"] == "GET":
+        return "S3.GetObject"
+    return f"other {entry['method']} {entry['url'][:60]}"
+
+
+def run_size(n):
+    csv_text, expected, blocked = generate(n)
+    raw = email_bytes(csv_text)
+    key = f"bulk_event_invites_email/bench-{n}"
+    topic_arn = set_up(blocked, raw, key)
+    moto("/moto-api/recorder/reset-recording", "POST")
+    moto("/moto-api/recorder/start-recording", "POST")
+
+    stub = RuntimeStub([sqs_event(key)])
+    process = subprocess.Popen([str(BINARY)], env=function_env(topic_arn, stub.address))
+    handed_out = None
+    while stub.first_poll_ns is None:
+        time.sleep(0.001)
+    handed_out = time.monotonic_ns()
+    if not stub.done.wait(900):
+        process.kill()
+        sys.exit(f"N={n}: no answer in 900 s")
+    wall = (time.monotonic_ns() - handed_out) / 1e9
+    rss = peak_rss_kib(process.pid)
+    process.terminate()
+    process.wait()
+    stub.close()
+    moto("/moto-api/recorder/stop-recording", "POST")
+    if stub.errors or stub.responses[0] != {"batchItemFailures": []}:
+        sys.exit(f"N={n}: function failed: {stub.errors or stub.responses}")
+
+    recording = moto("/moto-api/recorder/download-recording").decode()
+    calls = collections.Counter(operation(json.loads(line)) for line in recording.splitlines() if line.strip())
+
+    state = json.loads(moto("/moto-api/data.json"))
+    messages = [m[1] for t in state["sns"]["Topic"] if t["arn"] == topic_arn for m in t["sent_notifications"]]
+    published = collections.Counter()
+    for message in messages:
+        inner = json.loads(json.loads(message)["default"])
+        published[(inner["request"]["uid"], inner["request"]["email"])] += 1
+    exactly_once = published == collections.Counter(expected)
+    emails = [m for m in state["ses"]["RawMessage"] if ORGANIZER in m["destinations"]]
+
+    distinct_attendees = len({email for _, email in expected} | set(blocked))
+    budget = 1 + 1 + math.ceil(distinct_attendees / 100) + math.ceil(len(EVENTS) / 100) + math.ceil(len(expected) / 10) + 1
+    return {
+        "rows": n, "csv_bytes": len(csv_text), "email_bytes": len(raw), "wall_s": round(wall, 3),
+        "calls": dict(sorted(calls.items())), "calls_total": sum(calls.values()), "budget": budget,
+        "expected_invites": len(expected), "published": len(messages),
+        "exactly_once": exactly_once, "summaries": len(emails), "peak_rss_mib": round(rss / 1024, 1),
+    }
+
+
+def cold_start(runs):
+    """Milliseconds from process start to the first poll of the Runtime API."""
+    samples = []
+    for _ in range(runs):
+        stub = RuntimeStub([])
+        env = function_env("arn:aws:sns:us-west-2:123456789012:none", stub.address)
+        started = time.monotonic_ns()
+        process = subprocess.Popen([str(BINARY)], env=env)
+        while stub.first_poll_ns is None:
+            time.sleep(0.0002)
+        samples.append((stub.first_poll_ns - started) / 1e6)
+        process.terminate()
+        process.wait()
+        stub.close()
+    samples.sort()
+    return {"runs": runs, "median_ms": round(statistics.median(samples), 1),
+            "p90_ms": round(samples[int(len(samples) * 0.9) - 1], 1), "max_ms": round(samples[-1], 1)}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--cold-starts", type=int, default=20)
+    parser.add_argument("--out", default=str(ROOT / ".tmp" / "bench" / "results.json"))
+    args = parser.parse_args()
+    results = {"sizes": [], "cold_start": None}
+    for n in [int(s) for s in args.sizes.split(",") if s]:
+        result = run_size(n)
+        results["sizes"].append(result)
+        print(json.dumps(result), flush=True)
+        if not result["exactly_once"] or result["calls_total"] > result["budget"]:
+            print(f"N={n}: FAILED (exactly once: {result['exactly_once']}, calls {result['calls_total']} > budget {result['budget']})")
+            sys.exit(1)
+    if args.cold_starts:
+        results["cold_start"] = cold_start(args.cold_starts)
+        print(json.dumps({"cold_start": results["cold_start"]}), flush=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2))
+    print(f"results written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
