@@ -1,8 +1,7 @@
 //! The attendee CSV: reading rows and applying the per-row rules.
 
-use std::collections::HashMap;
-
 use csv::{ReaderBuilder, StringRecord, Trim};
+use foldhash::{HashMap, HashMapExt};
 
 use crate::domain::{AttendeeEmail, AttendeeName, EventUid, InvalidUid};
 use crate::report::{Reason, RejectedRow};
@@ -85,47 +84,94 @@ pub fn parse(text: &str) -> Result<Attendees, CsvError> {
     let columns = Columns::find(&header)?;
 
     let mut attendees = Attendees::default();
-    let mut first_seen: HashMap<(EventUid, AttendeeEmail), u64> = HashMap::new();
+    let mut uids = UidInterner::default();
     let mut record = StringRecord::new();
     // The reader's own line count skips blank lines; the organizer's editor does not, so row
     // numbers come from counting newlines up to each record's first byte.
     let mut lines = LineCounter::new(text);
     loop {
-        let row = lines.line_at(reader.position().byte());
+        let start = reader.position().byte();
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) if record.iter().all(str::is_empty) => continue,
             Ok(true) => {
-                let row = record.position().map_or(row, |p| lines.line_at(p.byte()));
-                match check_row(row, &record, &columns) {
-                    Ok(candidate) => {
-                        let key = (candidate.uid.clone(), candidate.email.clone());
-                        if let Some(&first_row) = first_seen.get(&key) {
-                            attendees.rejected.push(rejected(
-                                row,
-                                &record,
-                                &columns,
-                                Reason::Duplicate { first_row },
-                            ));
-                        } else {
-                            first_seen.insert(key, row);
-                            attendees.candidates.push(candidate);
-                        }
-                    }
+                let row = lines.line_at(record.position().map_or(start, |p| p.byte()));
+                match check_row(row, &record, &columns, &mut uids) {
+                    Ok(candidate) => attendees.candidates.push(candidate),
                     Err(reason) => attendees
                         .rejected
                         .push(rejected(row, &record, &columns, reason)),
                 }
             }
             Err(_) => attendees.rejected.push(RejectedRow {
-                row,
+                row: lines.line_at(start),
                 uid: String::new(),
                 email: String::new(),
                 reason: Reason::Unreadable,
             }),
         }
     }
+    drop_duplicates(&mut attendees);
     Ok(attendees)
+}
+
+/// Keeps the first row of each `(uid, email)` pair and reports the later ones as duplicates.
+fn drop_duplicates(attendees: &mut Attendees) {
+    let mut first_seen: HashMap<(&str, &str), u64> =
+        HashMap::with_capacity(attendees.candidates.len());
+    let mut duplicates: Vec<(usize, u64)> = Vec::new();
+    for (index, candidate) in attendees.candidates.iter().enumerate() {
+        let key = (candidate.uid.as_str(), candidate.email.as_str());
+        match first_seen.get(&key) {
+            Some(&first_row) => duplicates.push((index, first_row)),
+            None => {
+                first_seen.insert(key, candidate.row);
+            }
+        }
+    }
+    drop(first_seen);
+    if duplicates.is_empty() {
+        return;
+    }
+    let mut next = duplicates.iter().peekable();
+    let mut index = 0;
+    let rejected = &mut attendees.rejected;
+    attendees.candidates.retain(|candidate| {
+        let keep = match next.peek() {
+            Some(&&(at, first_row)) if at == index => {
+                next.next();
+                rejected.push(RejectedRow {
+                    row: candidate.row,
+                    uid: candidate.uid.to_string(),
+                    email: candidate.email.to_string(),
+                    reason: Reason::Duplicate { first_row },
+                });
+                false
+            }
+            _ => true,
+        };
+        index += 1;
+        keep
+    });
+    rejected.sort_by_key(|row| row.row);
+}
+
+/// Hands out one shared [`EventUid`] per distinct uid text, so parsing and normalizing a uid
+/// happens once per event, not once per row.
+#[derive(Default)]
+struct UidInterner {
+    seen: HashMap<String, EventUid>,
+}
+
+impl UidInterner {
+    fn get(&mut self, raw: &str) -> Result<EventUid, InvalidUid> {
+        if let Some(uid) = self.seen.get(raw) {
+            return Ok(uid.clone());
+        }
+        let uid = EventUid::parse(raw)?;
+        self.seen.insert(raw.to_string(), uid.clone());
+        Ok(uid)
+    }
 }
 
 /// Turns byte offsets, asked for in increasing order, into 1-based line numbers.
@@ -149,10 +195,7 @@ impl<'a> LineCounter<'a> {
             .unwrap_or(usize::MAX)
             .min(self.text.len());
         if target > self.offset {
-            let newlines = self.text[self.offset..target]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count();
+            let newlines = memchr::memchr_iter(b'\n', &self.text[self.offset..target]).count();
             self.line += newlines as u64;
             self.offset = target;
         }
@@ -169,11 +212,16 @@ impl<'a> LineCounter<'a> {
     }
 }
 
-fn check_row(row: u64, record: &StringRecord, columns: &Columns) -> Result<Candidate, Reason> {
+fn check_row(
+    row: u64,
+    record: &StringRecord,
+    columns: &Columns,
+    uids: &mut UidInterner,
+) -> Result<Candidate, Reason> {
     let field = |at: usize| record.get(at).filter(|value| !value.is_empty());
     let raw_uid = field(columns.uid).ok_or(Reason::MissingField("uid"))?;
     let raw_email = field(columns.email).ok_or(Reason::MissingField("email"))?;
-    let uid = EventUid::parse(raw_uid).map_err(|err| match err {
+    let uid = uids.get(raw_uid).map_err(|err| match err {
         InvalidUid::Empty => Reason::MissingField("uid"),
         InvalidUid::TooLong | InvalidUid::ControlCharacter => Reason::InvalidUid,
     })?;

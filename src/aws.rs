@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
 use aws_sdk_sns::types::PublishBatchRequestEntry;
 use aws_smithy_types::Blob;
+use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
 
 use crate::attendees::Candidate;
@@ -71,7 +72,7 @@ impl Aws {
     }
 
     /// Reads the stored email. A missing object is permanent: nothing will bring it back.
-    pub async fn get_email(&self, object: &ObjectRef) -> Result<Vec<u8>, ProcessError> {
+    pub async fn get_email(&self, object: &ObjectRef) -> Result<Bytes, ProcessError> {
         let output = self
             .s3
             .get_object()
@@ -93,7 +94,7 @@ impl Aws {
         let body = output.body.collect().await.map_err(|err| {
             AwsError::transient("S3.GetObject", format!("reading the object body: {err}"))
         })?;
-        Ok(body.to_vec())
+        Ok(body.into_bytes())
     }
 
     /// True when the bulk authorization item `organizer#<sender>` / `bulk#<sender>` exists.
@@ -118,23 +119,21 @@ impl Aws {
     }
 
     /// Fetches the block records and events for the lookup keys, in batches of 100 keys.
+    ///
+    /// Takes the keys by value and builds each batch's request only when it is sent, so a
+    /// large request never holds every DynamoDB key at once.
     pub async fn lookup(
         &self,
         table: &str,
         sender: &SenderEmail,
-        keys: &LookupKeys,
+        keys: LookupKeys,
     ) -> Result<Lookups, AwsError> {
-        let block_keys = keys
-            .attendees
-            .iter()
-            .map(|email| key(format!("attendee#{email}"), format!("block#{sender}")));
-        let event_keys = keys
-            .events
-            .iter()
-            .map(|uid| key(format!("event#{uid}"), format!("event#{uid}")));
+        let block_key =
+            |email: &AttendeeEmail| key(format!("attendee#{email}"), format!("block#{sender}"));
+        let event_key = |uid: &EventUid| key(format!("event#{uid}"), format!("event#{uid}"));
         let (block_items, event_items) = futures::try_join!(
-            self.batch_get(table, block_keys.collect(), Some("pk")),
-            self.batch_get(table, event_keys.collect(), None),
+            self.batch_get(table, &keys.attendees, block_key, Some("pk")),
+            self.batch_get(table, &keys.events, event_key, None),
         )?;
 
         let blocked = block_items
@@ -152,15 +151,19 @@ impl Aws {
         Ok(Lookups { blocked, events })
     }
 
-    async fn batch_get(
+    /// Gets the items for `ids`, 100 keys a call, up to `max_in_flight` calls at once.
+    async fn batch_get<T>(
         &self,
         table: &str,
-        keys: Vec<Item>,
+        ids: &[T],
+        to_key: impl Fn(&T) -> Item,
         projection: Option<&str>,
     ) -> Result<Vec<Item>, AwsError> {
-        let chunks: Vec<Vec<Item>> = keys.chunks(BATCH_GET_KEYS).map(<[Item]>::to_vec).collect();
-        let pages: Vec<Vec<Item>> = stream::iter(chunks)
-            .map(|chunk| self.batch_get_chunk(table, chunk, projection))
+        let to_key = &to_key;
+        let pages: Vec<Vec<Item>> = stream::iter(ids.chunks(BATCH_GET_KEYS))
+            .map(|chunk| {
+                self.batch_get_chunk(table, chunk.iter().map(to_key).collect(), projection)
+            })
             .buffer_unordered(self.max_in_flight)
             .try_collect()
             .await?;

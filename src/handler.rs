@@ -140,7 +140,7 @@ pub async fn process_object(app: &App, object: &ObjectRef) -> Result<Outcome, Pr
 
     // 4. Look up block records and events, then decide who is invited.
     let keys = plan::lookup_keys(&rows.candidates);
-    let lookups = app.aws.lookup(&config.table, &sender, &keys).await?;
+    let lookups = app.aws.lookup(&config.table, &sender, keys).await?;
     let plan = plan::decide(&sender, rows, &lookups);
 
     // 5. Publish one message per invite.

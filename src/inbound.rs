@@ -39,7 +39,7 @@ pub enum EmailError {
 /// Parses a raw RFC 5322 message as SES stores it.
 pub fn parse(raw: &[u8]) -> Result<InboundEmail, EmailError> {
     let raw = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
-    let message = MessageParser::default()
+    let mut message = MessageParser::default()
         .parse(raw)
         .ok_or(EmailError::NotAnEmail)?;
     let from = message
@@ -48,31 +48,52 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, EmailError> {
         .and_then(|addr| addr.address())
         .ok_or(EmailError::NoSender)?;
     let sender = SenderEmail::parse(from)?;
-    let csv = message
-        .parts
-        .iter()
-        .find(|part| {
-            !matches!(part.body, PartType::Multipart(_))
-                && part.content_type().is_some_and(|ct| {
-                    ct.ctype().eq_ignore_ascii_case("text")
-                        && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("csv"))
-                })
-        })
-        .map(|part| CsvAttachment {
-            file_name: part.attachment_name().map(str::to_string),
-            text: decode_text(part.contents()),
-        });
+    let csv_part = message.parts.iter().position(|part| {
+        !matches!(part.body, PartType::Multipart(_))
+            && part.content_type().is_some_and(|ct| {
+                ct.ctype().eq_ignore_ascii_case("text")
+                    && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("csv"))
+            })
+    });
+    // Move the decoded attachment out of the parsed message rather than copying it: a large
+    // request is then held once as raw bytes and once as text, never more.
+    let csv = csv_part.map(|index| {
+        let part = message.parts.swap_remove(index);
+        let file_name = part.attachment_name().map(str::to_string);
+        let text = match part.body {
+            PartType::Text(text) | PartType::Html(text) => strip_bom(text.into_owned()),
+            other => decode_text(other_contents(other)),
+        };
+        CsvAttachment { file_name, text }
+    });
     Ok(InboundEmail { sender, csv })
+}
+
+fn other_contents(body: PartType<'_>) -> Vec<u8> {
+    match body {
+        PartType::Binary(bytes) | PartType::InlineBinary(bytes) => bytes.into_owned(),
+        PartType::Text(text) | PartType::Html(text) => text.into_owned().into_bytes(),
+        PartType::Message(message) => message.raw_message().to_vec(),
+        PartType::Multipart(_) => Vec::new(),
+    }
+}
+
+fn strip_bom(mut text: String) -> String {
+    if text.starts_with('\u{FEFF}') {
+        text.drain(..'\u{FEFF}'.len_utf8());
+    }
+    text
 }
 
 /// Decodes attachment bytes as UTF-8, dropping a byte-order mark.
 ///
 /// mail-parser already converts a declared charset to UTF-8 for text parts; bytes that still
 /// are not UTF-8 are replaced rather than failing the whole request.
-fn decode_text(bytes: &[u8]) -> String {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let text = String::from_utf8_lossy(bytes);
-    text.strip_prefix('\u{FEFF}').unwrap_or(&text).to_string()
+fn decode_text(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(text) => strip_bom(text),
+        Err(err) => strip_bom(String::from_utf8_lossy(err.as_bytes()).into_owned()),
+    }
 }
 
 #[cfg(test)]

@@ -214,7 +214,7 @@ async fn invalid_and_missing_fields_are_reported_per_row() {
         "  row 2, team-offsite, not-an-email: invalid email\n",
         "  row 3, (no uid), b@example.com: missing field (uid)\n",
         "  row 4, team-offsite, : missing field (email)\n",
-        "  row 6, team-offsite, D@EXAMPLE.com: duplicate of row 5\n",
+        "  row 6, team-offsite, d@example.com: duplicate of row 5\n",
         "Total: 1 invites sent, 4 not sent.\n",
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
