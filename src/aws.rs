@@ -20,6 +20,7 @@ use crate::config::Mailbox;
 use crate::contract::{self, EventRecord};
 use crate::domain::{AttendeeEmail, EventUid, SenderEmail};
 use crate::error::{AwsError, ProcessError, is_transient_code};
+use crate::metrics::CallCounter;
 use crate::notification::ObjectRef;
 use crate::plan::{LookupKeys, Lookups, PublishFailure};
 
@@ -38,6 +39,7 @@ pub struct Aws {
     sns: aws_sdk_sns::Client,
     ses: aws_sdk_sesv2::Client,
     max_in_flight: usize,
+    calls: CallCounter,
 }
 
 fn key(pk: String, sk: String) -> Item {
@@ -60,15 +62,38 @@ async fn backoff(attempt: u32) {
 }
 
 impl Aws {
-    /// Builds the clients from one shared SDK configuration.
+    /// Builds the clients from one shared SDK configuration, each counting its round trips.
     pub fn new(sdk: &SdkConfig, max_in_flight: usize) -> Self {
+        let calls = CallCounter::default();
         Self {
-            s3: aws_sdk_s3::Client::new(sdk),
-            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
-            sns: aws_sdk_sns::Client::new(sdk),
-            ses: aws_sdk_sesv2::Client::new(sdk),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(sdk)
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(sdk)
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
+            sns: aws_sdk_sns::Client::from_conf(
+                aws_sdk_sns::config::Builder::from(sdk)
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
+            ses: aws_sdk_sesv2::Client::from_conf(
+                aws_sdk_sesv2::config::Builder::from(sdk)
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
             max_in_flight: max_in_flight.max(1),
+            calls,
         }
+    }
+
+    /// Round trips made so far by these clients, by operation.
+    pub fn calls(&self) -> &CallCounter {
+        &self.calls
     }
 
     /// Reads the stored email. A missing object is permanent: nothing will bring it back.

@@ -112,6 +112,8 @@ pub async fn process_object(app: &App, object: &ObjectRef) -> Result<Outcome, Pr
         return Ok(Outcome::Ignored);
     }
 
+    let calls_before = app.aws.calls().total();
+
     // 1. Read the email and find the sender.
     let raw = app.aws.get_email(object).await?;
     let email = inbound::parse(&raw)?;
@@ -153,7 +155,8 @@ pub async fn process_object(app: &App, object: &ObjectRef) -> Result<Outcome, Pr
     let report = plan.into_report(&failures);
     send(app, &sender, &summary::for_report(&report)).await?;
     let (sent, not_sent) = (report.sent(), report.not_sent());
-    info!(key = %object.key, %sender, events = report.by_uid.len(), sent, not_sent, "bulk request processed");
+    let aws_calls = app.aws.calls().total() - calls_before;
+    info!(key = %object.key, %sender, events = report.by_uid.len(), sent, not_sent, aws_calls, "bulk request processed");
     Ok(Outcome::Processed { sent, not_sent })
 }
 

@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod handler;
 pub mod inbound;
+pub mod metrics;
 pub mod notification;
 pub mod plan;
 pub mod report;

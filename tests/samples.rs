@@ -75,7 +75,11 @@ async fn two_record_sample_processes_both_sample_requests() {
         names.contains(&"Eli Åberg".to_string()),
         "quoted-printable UTF-8 decoded: {names:?}"
     );
-    assert_eq!(emails_to(organizer).len(), summaries_before + 2, "one summary per request");
+    assert_eq!(
+        emails_to(organizer).len(),
+        summaries_before + 2,
+        "one summary per request"
+    );
 }
 
 #[tokio::test]

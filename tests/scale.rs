@@ -1,0 +1,177 @@
+//! Batched, bounded AWS calls (issue 3) against moto: round-trip budget, `UnprocessedKeys`,
+//! partial `PublishBatch` failures, and batches over SNS's 256 KiB limit.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use common::faults::{FaultyClient, PublishFaults};
+use common::*;
+
+fn calls(f: &Fixture) -> BTreeMap<String, u64> {
+    f.app.aws.calls().snapshot()
+}
+
+fn expect_calls(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+/// N attendees spread over `uids`, one row each.
+fn csv_rows(n: usize, uids: &[&str]) -> String {
+    let mut csv = String::from("uid,email,name\n");
+    for i in 0..n {
+        csv.push_str(&format!(
+            "{},attendee{i}@example.com,Attendee {i}\n",
+            uids[i % uids.len()]
+        ));
+    }
+    csv
+}
+
+#[tokio::test]
+async fn round_trips_stay_within_the_budget() {
+    let f = Fixture::new("budget").await;
+    let uids = ["ev-a", "ev-b", "ev-c"];
+    for uid in uids {
+        f.seed_event(uid, &f.sender).await;
+    }
+    // 250 rows, one repeated: 249 distinct invites.
+    let mut csv = csv_rows(249, &uids);
+    csv.push_str("ev-a,attendee0@example.com,again\n");
+
+    f.run_csv(&csv).await;
+
+    assert_eq!(invited(&f.published()).len(), 249);
+    // 1 GET + 1 authorization + ceil(249/100) block reads + ceil(3/100) event reads
+    // + ceil(249/10) publishes + 1 email.
+    assert_eq!(
+        calls(&f),
+        expect_calls(&[
+            ("S3.GetObject", 1),
+            ("DynamoDB.GetItem", 1),
+            ("DynamoDB.BatchGetItem", 3 + 1),
+            ("SNS.PublishBatch", 25),
+            ("SESv2.SendEmail", 1),
+        ])
+    );
+}
+
+#[tokio::test]
+async fn unprocessed_keys_are_fetched_again() {
+    let f = Fixture::new("unprocessed").await;
+    // DynamoDB (and moto) return at most 16 MB per BatchGetItem and leave the rest in
+    // UnprocessedKeys: 45 events of ~380 KB each are more than one response can carry.
+    let big = "x".repeat(380 * 1024);
+    let mut csv = String::from("uid,email\n");
+    for i in 0..45 {
+        let uid = format!("big-{i}");
+        f.put_raw_item(
+            [
+                ("pk", AttributeValue::S(format!("event#{uid}"))),
+                ("sk", AttributeValue::S(format!("event#{uid}"))),
+                ("mailto", AttributeValue::S(f.sender.clone())),
+                ("description", AttributeValue::S(big.clone())),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        )
+        .await;
+        csv.push_str(&format!("{uid},attendee{i}@example.com\n"));
+    }
+
+    f.run_csv(&csv).await;
+
+    let batch_gets = calls(&f)["DynamoDB.BatchGetItem"];
+    assert!(
+        batch_gets >= 3,
+        "1 block read + at least 2 event reads, got {batch_gets}"
+    );
+    let text = bodies(&f.emails()[0]).0;
+    // Every event was found (none is "unknown"); each message is then too large for SNS and is
+    // reported instead of sent.
+    assert!(!text.contains("unknown event"), "{text}");
+    assert_eq!(
+        text.matches("publish failed (message too large)").count(),
+        45,
+        "{text}"
+    );
+    assert!(f.published().is_empty());
+}
+
+#[tokio::test]
+async fn batches_over_256_kib_are_split() {
+    let f = Fixture::new("bigbatch").await;
+    f.put_raw_item(
+        [
+            ("pk", AttributeValue::S("event#big".into())),
+            ("sk", AttributeValue::S("event#big".into())),
+            ("mailto", AttributeValue::S(f.sender.clone())),
+            ("description", AttributeValue::S("y".repeat(60 * 1024))),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
+    )
+    .await;
+
+    f.run_csv(&csv_rows(12, &["big"])).await;
+
+    // ~61 KiB a message: 4 fit in 256 KiB, so 12 invites take 3 calls, not 2.
+    assert_eq!(invited(&f.published()).len(), 12);
+    assert_eq!(calls(&f)["SNS.PublishBatch"], 3);
+}
+
+#[tokio::test]
+async fn partial_publish_failures_are_retried_or_reported() {
+    let mut f = Fixture::new("partial").await;
+    f.seed_event("ev-a", &f.sender).await;
+    let faulty = FaultyClient::new(
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .build_https(),
+        PublishFaults {
+            reject_containing: vec!["reject-me@example.com".into()],
+            transient_position: Some(3),
+            ..Default::default()
+        },
+    );
+    let sdk = f.sdk.to_builder().http_client(faulty.clone()).build();
+    f.app.aws = bulk_invites::aws::Aws::new(&sdk, 4);
+
+    let mut csv = csv_rows(40, &["ev-a"]);
+    csv.push_str("ev-a,reject-me@example.com,Rejected\n");
+    f.run_csv(&csv).await;
+
+    // Each of the 5 batches had one entry failed once by AWS: sent again and published once.
+    let published = invited(&f.published());
+    let mut expected: Vec<(String, String)> = (0..40)
+        .map(|i| ("ev-a".to_string(), format!("attendee{i}@example.com")))
+        .collect();
+    expected.sort();
+    assert_eq!(
+        published, expected,
+        "every invite exactly once; the rejected one never"
+    );
+    let withheld = faulty.faults.lock().unwrap().withheld;
+    assert!(
+        withheld >= 5,
+        "transient failures were injected: {withheld}"
+    );
+    assert!(
+        calls(&f)["SNS.PublishBatch"] > 5,
+        "failed entries went out again"
+    );
+    let text = bodies(&f.emails()[0]).0;
+    assert!(
+        text.contains("ev-a: 40 invites sent\nev-a: 1 not sent.\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("reject-me@example.com: publish failed (InvalidParameter)"),
+        "{text}"
+    );
+}
