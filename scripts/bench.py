@@ -194,7 +194,10 @@ def run_size(n):
     emails = [m for m in state["ses"]["RawMessage"] if ORGANIZER in m["destinations"]]
 
     distinct_attendees = len({email for _, email in expected} | set(blocked))
-    budget = 1 + 1 + math.ceil(distinct_attendees / 100) + math.ceil(len(EVENTS) / 100) + math.ceil(len(expected) / 10) + 1
+    publishes = math.ceil(len(expected) / 10)
+    # ledger: 1 claim + 1 checkpoint per 20 batches (CHECKPOINT_EVERY_BATCHES) + 1 completion
+    bookkeeping = 1 + publishes // 20 + 1
+    budget = 1 + 1 + math.ceil(distinct_attendees / 100) + math.ceil(len(EVENTS) / 100) + publishes + 1 + bookkeeping
     return {
         "rows": n, "csv_bytes": len(csv_text), "email_bytes": len(raw), "wall_s": round(wall, 3),
         "calls": dict(sorted(calls.items())), "calls_total": sum(calls.values()), "budget": budget,

@@ -71,8 +71,9 @@ impl Columns {
 }
 
 /// Reads the CSV text and applies the row rules: required fields, valid email and uid,
-/// and one invite per `(uid, email)` pair.
-pub fn parse(text: &str) -> Result<Attendees, CsvError> {
+/// and one invite per `(uid, email)` pair. Data rows after the first `max_rows` are reported
+/// as over the limit without being checked.
+pub fn parse(text: &str, max_rows: usize) -> Result<Attendees, CsvError> {
     let mut reader = ReaderBuilder::new()
         .flexible(true)
         .trim(Trim::All)
@@ -89,6 +90,7 @@ pub fn parse(text: &str) -> Result<Attendees, CsvError> {
     // The reader's own line count skips blank lines; the organizer's editor does not, so row
     // numbers come from counting newlines up to each record's first byte.
     let mut lines = LineCounter::new(text);
+    let mut data_rows = 0usize;
     loop {
         let start = reader.position().byte();
         match reader.read_record(&mut record) {
@@ -96,6 +98,16 @@ pub fn parse(text: &str) -> Result<Attendees, CsvError> {
             Ok(true) if record.iter().all(str::is_empty) => continue,
             Ok(true) => {
                 let row = lines.line_at(record.position().map_or(start, |p| p.byte()));
+                data_rows += 1;
+                if data_rows > max_rows {
+                    attendees.rejected.push(rejected(
+                        row,
+                        &record,
+                        &columns,
+                        Reason::OverLimit { max_rows },
+                    ));
+                    continue;
+                }
                 match check_row(row, &record, &columns, &mut uids) {
                     Ok(candidate) => attendees.candidates.push(candidate),
                     Err(reason) => attendees
@@ -248,6 +260,31 @@ fn rejected(row: u64, record: &StringRecord, columns: &Columns, reason: Reason) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(text: &str) -> Result<Attendees, CsvError> {
+        super::parse(text, usize::MAX)
+    }
+
+    #[test]
+    fn rows_over_the_limit_are_reported_not_checked() {
+        let got = super::parse(
+            "uid,email
+ev1,a@example.com
+ev1,b@example.com
+ev1,bad
+",
+            1,
+        )
+        .unwrap();
+        assert_eq!(got.candidates.len(), 1);
+        assert_eq!(
+            reasons(&got),
+            vec![
+                (3, Reason::OverLimit { max_rows: 1 }),
+                (4, Reason::OverLimit { max_rows: 1 })
+            ]
+        );
+    }
 
     fn reasons(attendees: &Attendees) -> Vec<(u64, Reason)> {
         attendees

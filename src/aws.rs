@@ -7,19 +7,19 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
 use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
 use aws_sdk_sns::types::PublishBatchRequestEntry;
 use aws_smithy_types::Blob;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
 
-use crate::attendees::Candidate;
-use crate::batches::{Batch, Batches, Entry};
+use crate::batches::Entry;
 use crate::config::Mailbox;
-use crate::contract::{self, EventRecord};
+use crate::contract::EventRecord;
 use crate::domain::{AttendeeEmail, EventUid, SenderEmail};
 use crate::error::{AwsError, ProcessError, is_transient_code};
+use crate::ledger::{Checkpoint, Claim, LedgerKey, RETENTION_SECONDS};
 use crate::metrics::CallCounter;
 use crate::notification::ObjectRef;
 use crate::plan::{LookupKeys, Lookups, PublishFailure};
@@ -48,6 +48,19 @@ fn key(pk: String, sk: String) -> Item {
         ("sk".to_string(), AttributeValue::S(sk)),
     ])
 }
+
+fn ledger_key(key: &LedgerKey) -> Item {
+    self::key(key.pk.clone(), key.sk.clone())
+}
+
+fn number(n: i64) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
+/// Ledger `status` of a request being worked on.
+const IN_PROGRESS: &str = "in_progress";
+/// Ledger `status` of a finished request.
+const COMPLETED: &str = "completed";
 
 fn string_attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)
@@ -96,8 +109,13 @@ impl Aws {
         &self.calls
     }
 
-    /// Reads the stored email. A missing object is permanent: nothing will bring it back.
-    pub async fn get_email(&self, object: &ObjectRef) -> Result<Bytes, ProcessError> {
+    /// Reads the stored email and its ETag. A missing object is permanent: nothing will bring it
+    /// back; so is one larger than `max_bytes`, which is not read at all.
+    pub async fn get_email(
+        &self,
+        object: &ObjectRef,
+        max_bytes: u64,
+    ) -> Result<(Bytes, Option<String>), ProcessError> {
         let output = self
             .s3
             .get_object()
@@ -116,10 +134,20 @@ impl Aws {
                     ProcessError::Aws(err)
                 }
             })?;
+        let size = u64::try_from(output.content_length.unwrap_or(0)).unwrap_or(0);
+        if size > max_bytes {
+            return Err(ProcessError::TooLarge {
+                bucket: object.bucket.clone(),
+                key: object.key.clone(),
+                size,
+                max_bytes,
+            });
+        }
+        let etag = output.e_tag.clone();
         let body = output.body.collect().await.map_err(|err| {
             AwsError::transient("S3.GetObject", format!("reading the object body: {err}"))
         })?;
-        Ok(body.into_bytes())
+        Ok((body.into_bytes(), etag))
     }
 
     /// True when the bulk authorization item `organizer#<sender>` / `bulk#<sender>` exists.
@@ -233,40 +261,10 @@ impl Aws {
         ))
     }
 
-    /// Publishes one message per invite with `PublishBatch`, up to `max_in_flight` calls at once.
-    ///
-    /// Entries SNS fails with a transient code are sent again; the others, and messages too large
-    /// for SNS, come back as failures for the summary. A call that fails as a whole is an error.
-    pub async fn publish(
-        &self,
-        topic_arn: &str,
-        invites: &[Candidate],
-        events: &HashMap<EventUid, EventRecord>,
-    ) -> Result<Vec<PublishFailure>, AwsError> {
-        let entries = invites.iter().enumerate().filter_map(|(index, invite)| {
-            let event = events.get(&invite.uid)?;
-            Some(Entry {
-                index,
-                message: contract::invite_message(invite, event),
-            })
-        });
-        let failures: Vec<Vec<PublishFailure>> = stream::iter(Batches::new(entries))
-            .map(|batch| async move {
-                match batch {
-                    Batch::TooLarge(entry) => Ok(vec![PublishFailure {
-                        index: entry.index,
-                        code: "message too large".to_string(),
-                    }]),
-                    Batch::Send(entries) => self.publish_batch(topic_arn, entries).await,
-                }
-            })
-            .buffer_unordered(self.max_in_flight)
-            .try_collect()
-            .await?;
-        Ok(failures.into_iter().flatten().collect())
-    }
-
-    async fn publish_batch(
+    /// Sends one `PublishBatch` (at most 10 entries, 256 KiB). Entries SNS fails for a reason on
+    /// AWS's side are sent again with backoff; the others come back as failures for the summary.
+    /// A call that fails as a whole is an error.
+    pub async fn publish_batch(
         &self,
         topic_arn: &str,
         mut entries: Vec<Entry>,
@@ -329,6 +327,135 @@ impl Aws {
                 .collect();
         }
         Ok(failures)
+    }
+
+    /// Takes the ledger item of a request for `holder` until `lease_until_ms` (epoch ms), unless it
+    /// is completed or another holder's lease is still running.
+    pub async fn claim(
+        &self,
+        table: &str,
+        key: &LedgerKey,
+        holder: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Claim, AwsError> {
+        let result = self
+            .dynamodb
+            .update_item()
+            .table_name(table)
+            .set_key(Some(ledger_key(key)))
+            .update_expression(
+                "SET #status = :in_progress, lease_until = :lease, holder = :holder, expires_at = :ttl, \
+                 next_row = if_not_exists(next_row, :zero), failed = if_not_exists(failed, :none)",
+            )
+            .condition_expression("attribute_not_exists(pk) OR (#status = :in_progress AND lease_until < :now)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":in_progress", AttributeValue::S(IN_PROGRESS.into()))
+            .expression_attribute_values(":lease", number(lease_until_ms))
+            .expression_attribute_values(":holder", AttributeValue::S(holder.into()))
+            .expression_attribute_values(":ttl", number(now_ms / 1000 + RETENTION_SECONDS))
+            .expression_attribute_values(":zero", number(0))
+            .expression_attribute_values(":none", AttributeValue::S("[]".into()))
+            .expression_attribute_values(":now", number(now_ms))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let item = output.attributes.unwrap_or_default();
+                let next_row = item
+                    .get("next_row")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                let failed = string_attr(&item, "failed")
+                    .map(Checkpoint::parse_failed)
+                    .unwrap_or_default();
+                Ok(Claim::Acquired(Checkpoint { next_row, failed }))
+            }
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                let item = self
+                    .dynamodb
+                    .get_item()
+                    .table_name(table)
+                    .set_key(Some(ledger_key(key)))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|err| AwsError::from_sdk("DynamoDB.GetItem", err))?
+                    .item
+                    .unwrap_or_default();
+                Ok(match string_attr(&item, "status") {
+                    Some(COMPLETED) => Claim::AlreadyCompleted,
+                    _ => Claim::HeldElsewhere,
+                })
+            }
+            Err(err) => Err(AwsError::from_sdk("DynamoDB.UpdateItem", err)),
+        }
+    }
+
+    /// Records progress, if `holder` still holds the request (else: held elsewhere now).
+    pub async fn save_checkpoint(
+        &self,
+        table: &str,
+        key: &LedgerKey,
+        holder: &str,
+        checkpoint: &Checkpoint,
+    ) -> Result<(), ProcessError> {
+        self.dynamodb
+            .update_item()
+            .table_name(table)
+            .set_key(Some(ledger_key(key)))
+            .update_expression("SET next_row = :next, failed = :failed")
+            .condition_expression("holder = :holder")
+            .expression_attribute_values(":next", number(checkpoint.next_row as i64))
+            .expression_attribute_values(":failed", AttributeValue::S(checkpoint.failed_json()))
+            .expression_attribute_values(":holder", AttributeValue::S(holder.into()))
+            .send()
+            .await
+            .map_err(|err| {
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception())
+                {
+                    ProcessError::HeldElsewhere
+                } else {
+                    ProcessError::Aws(AwsError::from_sdk("DynamoDB.UpdateItem", err))
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Marks the request completed, with its totals, so redeliveries do nothing.
+    pub async fn complete(
+        &self,
+        table: &str,
+        key: &LedgerKey,
+        holder: &str,
+        sent: usize,
+        not_sent: usize,
+    ) -> Result<(), AwsError> {
+        self.dynamodb
+            .update_item()
+            .table_name(table)
+            .set_key(Some(ledger_key(key)))
+            .update_expression(
+                "SET #status = :completed, sent = :sent, not_sent = :not_sent REMOVE lease_until",
+            )
+            .condition_expression("holder = :holder")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":completed", AttributeValue::S(COMPLETED.into()))
+            .expression_attribute_values(":sent", number(sent as i64))
+            .expression_attribute_values(":not_sent", number(not_sent as i64))
+            .expression_attribute_values(":holder", AttributeValue::S(holder.into()))
+            .send()
+            .await
+            .map_err(|err| AwsError::from_sdk("DynamoDB.UpdateItem", err))?;
+        Ok(())
     }
 
     /// Sends the summary email as a raw MIME message, so both text and HTML parts arrive.

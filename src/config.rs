@@ -1,11 +1,27 @@
 //! Configuration from the environment, read once at cold start.
 
+use std::time::Duration;
+
 use crate::domain::SenderEmail;
 
 /// Region used when neither `REGION` nor `AWS_REGION` is set, as in the original.
 pub const DEFAULT_REGION: &str = "us-west-2";
 /// Concurrent AWS batch calls per request when `MAX_IN_FLIGHT` is not set.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 8;
+/// 40 MiB: what SES can store for one inbound email.
+pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 40 * 1024 * 1024;
+/// The largest request the scale benchmark measured (BENCHMARKS.md).
+pub const DEFAULT_MAX_ROWS: u64 = 100_000;
+/// Time kept in hand before the Lambda deadline to finish in-flight batches and checkpoint.
+pub const DEFAULT_DEADLINE_MARGIN_MS: u64 = 10_000;
+/// 20 batches of 10: at most 200 invites (plus those in flight) are sent again after a crash.
+pub const DEFAULT_CHECKPOINT_EVERY: u64 = 20;
+/// SDK attempts per call (standard retry mode with backoff).
+pub const DEFAULT_MAX_ATTEMPTS: u64 = 4;
+/// One attempt's time limit.
+pub const DEFAULT_ATTEMPT_TIMEOUT_MS: u64 = 10_000;
+/// One call's time limit, retries included.
+pub const DEFAULT_OPERATION_TIMEOUT_MS: u64 = 30_000;
 
 /// A display name and address, such as `Calendar Snack <notification@calendarsnack.com>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +64,35 @@ pub struct Config {
     pub log_level: String,
     /// Upper bound on concurrent AWS batch calls (`MAX_IN_FLIGHT`).
     pub max_in_flight: usize,
+    /// Size, row and time limits of one request.
+    pub limits: Limits,
+    /// SDK retry and timeout settings.
+    pub sdk: SdkSettings,
+}
+
+/// Limits that keep one request within what the function was measured to handle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest stored email read (`MAX_OBJECT_BYTES`); SES itself stores at most 40 MB.
+    pub max_object_bytes: u64,
+    /// Rows processed per request (`MAX_ROWS`); later rows are reported as not sent.
+    pub max_rows: usize,
+    /// No new batch starts when less than this remains before the Lambda deadline
+    /// (`DEADLINE_MARGIN_MS`); the request is checkpointed and handed back to SQS.
+    pub deadline_margin: Duration,
+    /// Publish batches between two progress checkpoints (`CHECKPOINT_EVERY_BATCHES`).
+    pub checkpoint_every: usize,
+}
+
+/// How the SDK retries and times out calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SdkSettings {
+    /// Attempts per call, the first included (`RETRY_MAX_ATTEMPTS`, standard retry mode).
+    pub max_attempts: u32,
+    /// Limit on one attempt (`ATTEMPT_TIMEOUT_MS`).
+    pub attempt_timeout: Duration,
+    /// Limit on a call with all its attempts (`OPERATION_TIMEOUT_MS`).
+    pub operation_timeout: Duration,
 }
 
 /// A configuration problem that stops the cold start.
@@ -91,18 +136,71 @@ impl Config {
             value: raw_system_email,
             expected: "an address, optionally as `Name <address>`",
         })?;
-        let max_in_flight = match get("MAX_IN_FLIGHT") {
-            None => DEFAULT_MAX_IN_FLIGHT,
-            Some(value) => match value.parse::<usize>() {
-                Ok(n) if (1..=256).contains(&n) => n,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        name: "MAX_IN_FLIGHT",
-                        value,
-                        expected: "a whole number from 1 to 256",
-                    });
+        let number =
+            |name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>, expected| {
+                match get(name) {
+                    None => Ok(default),
+                    Some(value) => match value.parse::<u64>() {
+                        Ok(n) if range.contains(&n) => Ok(n),
+                        _ => Err(ConfigError::Invalid {
+                            name,
+                            value,
+                            expected,
+                        }),
+                    },
                 }
-            },
+            };
+        let max_in_flight = number(
+            "MAX_IN_FLIGHT",
+            DEFAULT_MAX_IN_FLIGHT as u64,
+            1..=256,
+            "a whole number from 1 to 256",
+        )?;
+        let limits = Limits {
+            max_object_bytes: number(
+                "MAX_OBJECT_BYTES",
+                DEFAULT_MAX_OBJECT_BYTES,
+                1..=u64::MAX,
+                "a number of bytes",
+            )?,
+            max_rows: number(
+                "MAX_ROWS",
+                DEFAULT_MAX_ROWS,
+                1..=10_000_000,
+                "a whole number from 1 to 10000000",
+            )? as usize,
+            deadline_margin: Duration::from_millis(number(
+                "DEADLINE_MARGIN_MS",
+                DEFAULT_DEADLINE_MARGIN_MS,
+                0..=600_000,
+                "milliseconds, at most 600000",
+            )?),
+            checkpoint_every: number(
+                "CHECKPOINT_EVERY_BATCHES",
+                DEFAULT_CHECKPOINT_EVERY,
+                1..=100_000,
+                "a whole number of batches",
+            )? as usize,
+        };
+        let sdk = SdkSettings {
+            max_attempts: number(
+                "RETRY_MAX_ATTEMPTS",
+                DEFAULT_MAX_ATTEMPTS,
+                1..=20,
+                "a whole number from 1 to 20",
+            )? as u32,
+            attempt_timeout: Duration::from_millis(number(
+                "ATTEMPT_TIMEOUT_MS",
+                DEFAULT_ATTEMPT_TIMEOUT_MS,
+                100..=900_000,
+                "milliseconds from 100 to 900000",
+            )?),
+            operation_timeout: Duration::from_millis(number(
+                "OPERATION_TIMEOUT_MS",
+                DEFAULT_OPERATION_TIMEOUT_MS,
+                100..=900_000,
+                "milliseconds from 100 to 900000",
+            )?),
         };
         Ok(Self {
             region: get("REGION")
@@ -112,7 +210,9 @@ impl Config {
             topic_arn,
             system_email,
             log_level: get("LOG_LEVEL").unwrap_or_else(|| "info".to_string()),
-            max_in_flight,
+            max_in_flight: max_in_flight as usize,
+            limits,
+            sdk,
         })
     }
 }

@@ -117,6 +117,24 @@ pub enum ProcessError {
         /// Object key.
         key: String,
     },
+    /// The object is larger than the configured limit; it is left unread.
+    #[error("object s3://{bucket}/{key} has {size} bytes, more than the limit of {max_bytes}")]
+    TooLarge {
+        /// Bucket name.
+        bucket: String,
+        /// Object key.
+        key: String,
+        /// Its size.
+        size: u64,
+        /// The limit (`MAX_OBJECT_BYTES`).
+        max_bytes: u64,
+    },
+    /// Another invocation holds this request's lease; SQS should deliver it again later.
+    #[error("request is being processed by another invocation")]
+    HeldElsewhere,
+    /// The invocation's deadline came before the request was done; progress is checkpointed.
+    #[error("deadline reached with work left; checkpointed for the next delivery")]
+    DeadlineReached,
     /// The object is not an email the function can act on.
     #[error("unusable email: {0}")]
     Email(#[from] EmailError),
@@ -130,8 +148,10 @@ impl ProcessError {
     pub fn is_retryable(&self) -> bool {
         match self {
             ProcessError::Aws(err) => err.retryable,
+            ProcessError::HeldElsewhere | ProcessError::DeadlineReached => true,
             ProcessError::Notification(_)
             | ProcessError::ObjectMissing { .. }
+            | ProcessError::TooLarge { .. }
             | ProcessError::Email(_) => false,
         }
     }

@@ -3,14 +3,18 @@
 //! [`process_object`] reads top to bottom like the steps of the original function.
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use lambda_runtime::LambdaEvent;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::{Context, LambdaEvent};
 use tracing::{error, info, warn};
 
 use crate::attendees;
 use crate::aws::Aws;
 use crate::config::Config;
+use crate::delivery::{Deadline, Delivery};
 use crate::error::ProcessError;
 use crate::inbound;
+use crate::ledger::{Claim, LedgerKey};
 use crate::notification::{self, Notification, ObjectRef};
 use crate::plan;
 use crate::summary::{self, Summary};
@@ -31,6 +35,8 @@ pub enum Outcome {
     Ignored,
     /// The sender is not an authorized bulk sender: nothing published, no email sent.
     Unauthorized,
+    /// A redelivery of a request already completed: nothing done.
+    AlreadyCompleted,
     /// The email had no usable CSV; the sender was told what to send.
     NoUsableCsv,
     /// Rows were processed and the summary sent.
@@ -47,14 +53,15 @@ pub async fn handle(
     app: &App,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-    let results = futures::future::join_all(
-        event
-            .payload
-            .records
-            .iter()
-            .map(|record| async move { (record, handle_record(app, record).await) }),
-    )
-    .await;
+    let invocation = Invocation::from_context(&event.context);
+    let invocation = &invocation;
+    let results =
+        futures::future::join_all(
+            event.payload.records.iter().map(|record| async move {
+                (record, handle_record(app, record, invocation).await)
+            }),
+        )
+        .await;
 
     let mut response = SqsBatchResponse::default();
     for (record, result) in results {
@@ -82,7 +89,11 @@ pub async fn handle(
     Ok(response)
 }
 
-async fn handle_record(app: &App, record: &SqsMessage) -> Result<(), ProcessError> {
+async fn handle_record(
+    app: &App,
+    record: &SqsMessage,
+    invocation: &Invocation,
+) -> Result<(), ProcessError> {
     let body = record.body.as_deref().unwrap_or_default();
     let objects = match notification::decode(body)? {
         Notification::TestEvent => {
@@ -93,7 +104,7 @@ async fn handle_record(app: &App, record: &SqsMessage) -> Result<(), ProcessErro
     };
     for object in &objects {
         // process_object logs each outcome itself, with the sender once it is known.
-        match process_object(app, object).await {
+        match process_object(app, object, invocation).await {
             Ok(_) => {}
             Err(err) if err.is_retryable() => return Err(err),
             Err(err) => {
@@ -104,8 +115,37 @@ async fn handle_record(app: &App, record: &SqsMessage) -> Result<(), ProcessErro
     Ok(())
 }
 
+/// The invocation a record is processed in: who holds the ledger, and until when.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// Ledger holder id: the Lambda request id, made unique per attempt.
+    pub holder: String,
+    /// The Lambda deadline.
+    pub deadline: Deadline,
+}
+
+impl Invocation {
+    /// From the Lambda context.
+    pub fn from_context(context: &Context) -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        Self {
+            holder: format!("{}/{nanos}", context.request_id),
+            deadline: Deadline::from_epoch_ms(context.deadline),
+        }
+    }
+}
+
+/// Lease used when the context carries no deadline (local runs): Lambda's longest timeout.
+const LEASE_WITHOUT_DEADLINE: Duration = Duration::from_secs(900);
+
 /// Processes one stored email from S3 to summary.
-pub async fn process_object(app: &App, object: &ObjectRef) -> Result<Outcome, ProcessError> {
+pub async fn process_object(
+    app: &App,
+    object: &ObjectRef,
+    invocation: &Invocation,
+) -> Result<Outcome, ProcessError> {
     let config = &app.config;
     if object.is_ses_setup_notification() {
         info!(key = %object.key, "SES setup notification ignored");
@@ -115,7 +155,10 @@ pub async fn process_object(app: &App, object: &ObjectRef) -> Result<Outcome, Pr
     let calls_before = app.aws.calls().total();
 
     // 1. Read the email and find the sender.
-    let raw = app.aws.get_email(object).await?;
+    let (raw, etag) = app
+        .aws
+        .get_email(object, config.limits.max_object_bytes)
+        .await?;
     let email = inbound::parse(&raw)?;
     drop(raw);
     let sender = email.sender;
@@ -126,35 +169,79 @@ pub async fn process_object(app: &App, object: &ObjectRef) -> Result<Outcome, Pr
         return Ok(Outcome::Unauthorized);
     }
 
-    // 3. Find and read the CSV; tell the sender when there is none to use.
+    // 3. Take the request's ledger item: a redelivered request is done once.
+    let ledger = LedgerKey::for_object(&ObjectRef {
+        etag: object.etag.clone().or(etag),
+        ..object.clone()
+    });
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let lease_until = invocation.deadline.epoch_ms_or(LEASE_WITHOUT_DEADLINE);
+    let resume = match app
+        .aws
+        .claim(
+            &config.table,
+            &ledger,
+            &invocation.holder,
+            now_ms,
+            lease_until,
+        )
+        .await?
+    {
+        Claim::Acquired(checkpoint) => checkpoint,
+        Claim::AlreadyCompleted => {
+            info!(key = %object.key, %sender, "request already completed; nothing to do");
+            return Ok(Outcome::AlreadyCompleted);
+        }
+        Claim::HeldElsewhere => return Err(ProcessError::HeldElsewhere),
+    };
+    let complete = |sent, not_sent| {
+        app.aws
+            .complete(&config.table, &ledger, &invocation.holder, sent, not_sent)
+    };
+
+    // 4. Find and read the CSV; tell the sender when there is none to use.
     let parsed = match email.csv {
         None => Err(summary::for_missing_csv()),
-        Some(csv) => attendees::parse(&csv.text).map_err(|err| summary::for_csv_error(&err)),
+        Some(csv) => attendees::parse(&csv.text, config.limits.max_rows)
+            .map_err(|err| summary::for_csv_error(&err)),
     };
     let rows = match parsed {
         Ok(rows) => rows,
         Err(help) => {
             send(app, &sender, &help).await?;
+            complete(0, 0).await?;
             info!(key = %object.key, %sender, "no usable CSV; sender told the expected format");
             return Ok(Outcome::NoUsableCsv);
         }
     };
 
-    // 4. Look up block records and events, then decide who is invited.
+    // 5. Look up block records and events, then decide who is invited.
     let keys = plan::lookup_keys(&rows.candidates);
     let lookups = app.aws.lookup(&config.table, &sender, keys).await?;
     let plan = plan::decide(&sender, rows, &lookups);
 
-    // 5. Publish one message per invite.
-    let failures = app
-        .aws
-        .publish(&config.topic_arn, &plan.invites, &lookups.events)
+    // 6. Publish one message per invite, from where an earlier delivery stopped.
+    let delivery = Delivery {
+        aws: &app.aws,
+        table: &config.table,
+        topic_arn: &config.topic_arn,
+        ledger: &ledger,
+        holder: &invocation.holder,
+        limits: &config.limits,
+        max_in_flight: config.max_in_flight,
+        deadline: invocation.deadline,
+    };
+    let failures = delivery
+        .publish(&plan.invites, &lookups.events, resume)
         .await?;
 
-    // 6. Tell the sender what was sent and what was not.
+    // 7. Tell the sender what was sent and what was not, then close the ledger.
     let report = plan.into_report(&failures);
     send(app, &sender, &summary::for_report(&report)).await?;
     let (sent, not_sent) = (report.sent(), report.not_sent());
+    complete(sent, not_sent).await?;
     let aws_calls = app.aws.calls().total() - calls_before;
     info!(key = %object.key, %sender, events = report.by_uid.len(), sent, not_sent, aws_calls, "bulk request processed");
     Ok(Outcome::Processed { sent, not_sent })

@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use bulk_invites::aws::Aws;
 use bulk_invites::config::Config;
@@ -24,6 +26,13 @@ async fn main() -> ExitCode {
 
     let sdk = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(config.region.clone()))
+        .retry_config(RetryConfig::standard().with_max_attempts(config.sdk.max_attempts))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(config.sdk.attempt_timeout)
+                .operation_timeout(config.sdk.operation_timeout)
+                .build(),
+        )
         .load()
         .await;
     let app = App {

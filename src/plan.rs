@@ -123,6 +123,7 @@ mod tests {
              theirs,ann@example.com,Ann\n\
              ghost,ann@example.com,Ann\n\
              mine,bad-address,X\n",
+            usize::MAX,
         )
         .unwrap();
         let lookups = Lookups {

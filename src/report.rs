@@ -27,6 +27,11 @@ pub enum Reason {
     NotYourEvent,
     /// SNS refused the message for this invite.
     PublishFailed(String),
+    /// The request has more rows than one request may carry (`MAX_ROWS`).
+    OverLimit {
+        /// The limit.
+        max_rows: usize,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -41,6 +46,9 @@ impl fmt::Display for Reason {
             Reason::UnknownEvent => f.write_str("unknown event"),
             Reason::NotYourEvent => f.write_str("not your event"),
             Reason::PublishFailed(code) => write!(f, "publish failed ({code})"),
+            Reason::OverLimit { max_rows } => {
+                write!(f, "over the limit of {max_rows} rows per request")
+            }
         }
     }
 }

@@ -44,13 +44,15 @@ async fn round_trips_stay_within_the_budget() {
 
     assert_eq!(invited(&f.published()).len(), 249);
     // 1 GET + 1 authorization + ceil(249/100) block reads + ceil(3/100) event reads
-    // + ceil(249/10) publishes + 1 email.
+    // + ceil(249/10) publishes + 1 email, plus the ledger: 1 claim, one checkpoint per 20
+    // batches (floor(25/20) = 1) and 1 completion.
     assert_eq!(
         calls(&f),
         expect_calls(&[
             ("S3.GetObject", 1),
             ("DynamoDB.GetItem", 1),
             ("DynamoDB.BatchGetItem", 3 + 1),
+            ("DynamoDB.UpdateItem", 1 + 1 + 1),
             ("SNS.PublishBatch", 25),
             ("SESv2.SendEmail", 1),
         ])

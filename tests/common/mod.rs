@@ -62,22 +62,38 @@ pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
 }
 
 /// GETs a path of the emulator and parses the JSON body.
+///
+/// moto serializes its whole state for `data.json`; while other tests write to it concurrently
+/// that can fail ("changed size during iteration"), so a failed read is tried again.
 pub fn emulator_json(path: &str) -> Value {
     let url = endpoint();
     let host = url.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = TcpStream::connect(host).expect("connect to moto");
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("HTTP header end");
-    serde_json::from_slice(&response[split + 4..]).expect("moto returned JSON")
+    let mut last_error = String::new();
+    for _ in 0..20 {
+        let mut stream = TcpStream::connect(host).expect("connect to moto");
+        write!(
+            stream,
+            "GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        let split = response
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("HTTP header end");
+        match serde_json::from_slice(&response[split + 4..]) {
+            Ok(value) => return value,
+            Err(err) => {
+                last_error = format!(
+                    "{err}: {}",
+                    String::from_utf8_lossy(&response[..split.min(200)])
+                );
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+    }
+    panic!("moto did not return JSON for {path}: {last_error}");
 }
 
 /// A unique suffix for resource names.

@@ -1,0 +1,212 @@
+//! Publishing a plan's invites: bounded concurrency, progress checkpoints, the Lambda deadline.
+//!
+//! Batches start in row order, at most `MAX_IN_FLIGHT` at a time. Every `checkpoint_every`
+//! finished batches the ledger records the first row not yet known to be published, so a
+//! delivery that dies resumes there: only batches after that row (at most the unrecorded and the
+//! in-flight ones) can be sent twice. No batch starts when the deadline is near; the ones in
+//! flight finish, progress is saved, and the message goes back to SQS.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tracing::warn;
+
+use crate::attendees::Candidate;
+use crate::aws::Aws;
+use crate::batches::{Batch, Batches, Entry};
+use crate::config::Limits;
+use crate::contract::{self, EventRecord};
+use crate::domain::EventUid;
+use crate::error::ProcessError;
+use crate::ledger::{Checkpoint, LedgerKey, Progress};
+use crate::plan::PublishFailure;
+
+/// When the invocation must be done, from the Lambda context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline(Option<SystemTime>);
+
+impl Deadline {
+    /// From the context's deadline in epoch milliseconds; 0 means none is known (local runs).
+    pub fn from_epoch_ms(ms: u64) -> Self {
+        Self((ms > 0).then(|| UNIX_EPOCH + Duration::from_millis(ms)))
+    }
+
+    /// The deadline in epoch milliseconds, or `fallback` from now when none is known.
+    pub fn epoch_ms_or(&self, fallback: Duration) -> i64 {
+        let at = self.0.unwrap_or_else(|| SystemTime::now() + fallback);
+        at.duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    }
+
+    /// True when less than `margin` remains.
+    pub fn is_near(&self, margin: Duration) -> bool {
+        self.0.is_some_and(|at| {
+            at.duration_since(SystemTime::now())
+                .map_or(true, |left| left < margin)
+        })
+    }
+}
+
+/// Who is publishing, where to, and within what limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    /// SDK clients.
+    pub aws: &'a Aws,
+    /// Table holding the ledger.
+    pub table: &'a str,
+    /// Topic receiving the invites.
+    pub topic_arn: &'a str,
+    /// This request's ledger item.
+    pub ledger: &'a LedgerKey,
+    /// This invocation's ledger holder id.
+    pub holder: &'a str,
+    /// Deadline margin and checkpoint interval.
+    pub limits: &'a Limits,
+    /// Concurrent `PublishBatch` calls.
+    pub max_in_flight: usize,
+    /// The invocation's deadline.
+    pub deadline: Deadline,
+}
+
+impl Delivery<'_> {
+    /// Publishes `invites` (in row order) from `resume.next_row` on, and returns every publish
+    /// failure of the request, those recorded by earlier deliveries included.
+    pub async fn publish(
+        &self,
+        invites: &[Candidate],
+        events: &HashMap<EventUid, EventRecord>,
+        resume: Checkpoint,
+    ) -> Result<Vec<PublishFailure>, ProcessError> {
+        let start = invites.partition_point(|invite| invite.row < resume.next_row);
+        let mut failures: Vec<PublishFailure> = resume
+            .failed
+            .into_iter()
+            .filter_map(|(row, code)| {
+                let index = invites
+                    .binary_search_by_key(&row, |invite| invite.row)
+                    .ok()?;
+                Some(PublishFailure { index, code })
+            })
+            .collect();
+        let entries = invites[start..]
+            .iter()
+            .enumerate()
+            .filter_map(|(offset, invite)| {
+                let event = events.get(&invite.uid)?;
+                Some(Entry {
+                    index: start + offset,
+                    message: contract::invite_message(invite, event),
+                })
+            });
+        let mut batches = Batches::new(entries);
+        let mut progress = Progress::new(resume.next_row);
+        let mut in_flight = FuturesUnordered::new();
+        let mut since_checkpoint = 0;
+        let mut stop: Option<ProcessError> = None;
+
+        loop {
+            while stop.is_none() && in_flight.len() < self.max_in_flight {
+                if self.deadline.is_near(self.limits.deadline_margin) {
+                    stop = Some(ProcessError::DeadlineReached);
+                    break;
+                }
+                let Some(batch) = batches.next() else { break };
+                let rows = |entries: &[Entry]| {
+                    let row = |entry: &Entry| invites[entry.index].row;
+                    (
+                        entries.first().map_or(0, row),
+                        entries.last().map_or(0, row),
+                    )
+                };
+                let (first, last) = match &batch {
+                    Batch::Send(entries) => rows(entries),
+                    Batch::TooLarge(entry) => rows(std::slice::from_ref(entry)),
+                };
+                let id = progress.start(first, last);
+                in_flight.push(async move { (id, self.send(batch).await) });
+            }
+            let Some((id, result)) = in_flight.next().await else {
+                break;
+            };
+            match result {
+                Ok(batch_failures) => {
+                    failures.extend(batch_failures);
+                    progress.finish(id);
+                    since_checkpoint += 1;
+                    if since_checkpoint >= self.limits.checkpoint_every {
+                        self.checkpoint(invites, &progress, &failures).await?;
+                        since_checkpoint = 0;
+                    }
+                }
+                Err(err) => {
+                    stop.get_or_insert(err);
+                }
+            }
+        }
+        if let Some(err) = stop {
+            if let Err(save) = self.checkpoint(invites, &progress, &failures).await {
+                warn!(error = %save, "could not save progress; the next delivery resumes from the last checkpoint");
+            }
+            return Err(err);
+        }
+        Ok(failures)
+    }
+
+    async fn send(&self, batch: Batch) -> Result<Vec<PublishFailure>, ProcessError> {
+        match batch {
+            Batch::TooLarge(entry) => Ok(vec![PublishFailure {
+                index: entry.index,
+                code: "message too large".into(),
+            }]),
+            Batch::Send(entries) => Ok(self.aws.publish_batch(self.topic_arn, entries).await?),
+        }
+    }
+
+    async fn checkpoint(
+        &self,
+        invites: &[Candidate],
+        progress: &Progress,
+        failures: &[PublishFailure],
+    ) -> Result<(), ProcessError> {
+        let next_row = progress.next_row();
+        let failed = failures
+            .iter()
+            .map(|f| (invites[f.index].row, f.code.clone()))
+            .filter(|(row, _)| *row < next_row)
+            .collect();
+        self.aws
+            .save_checkpoint(
+                self.table,
+                self.ledger,
+                self.holder,
+                &Checkpoint { next_row, failed },
+            )
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_zero_means_unknown() {
+        let none = Deadline::from_epoch_ms(0);
+        assert!(!none.is_near(Duration::from_secs(3600)));
+        assert!(none.epoch_ms_or(Duration::from_secs(60)) > 0);
+    }
+
+    #[test]
+    fn deadline_is_near_within_the_margin() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let soon = Deadline::from_epoch_ms(now + 2_000);
+        assert!(soon.is_near(Duration::from_secs(5)));
+        assert!(!soon.is_near(Duration::from_millis(100)));
+        assert!(Deadline::from_epoch_ms(now - 1_000).is_near(Duration::ZERO));
+    }
+}

@@ -1,0 +1,164 @@
+//! The request ledger: one DynamoDB item per stored email, so a redelivered SQS message neither
+//! publishes invites twice nor mails a second summary.
+//!
+//! The item lives in the same table under its own prefix (`bulk_request#…`), with a TTL
+//! attribute. It is taken with one conditional write (it does not exist, or its holder's lease
+//! has run out), moved forward at checkpoints, and marked completed after the summary is sent.
+//! Leases are tied to the invocation's deadline, so a timed-out invocation never blocks the next
+//! delivery for longer than its own timeout.
+
+use crate::notification::ObjectRef;
+
+/// How long a completed or abandoned ledger item is kept before DynamoDB's TTL removes it.
+pub const RETENTION_SECONDS: i64 = 14 * 24 * 3600;
+
+/// Partition and sort key of a request's ledger item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerKey {
+    /// `bulk_request#<bucket>/<key>`
+    pub pk: String,
+    /// `bulk_request#<etag>`: a new upload under the same key is a new request.
+    pub sk: String,
+}
+
+impl LedgerKey {
+    /// The ledger key of a stored email.
+    pub fn for_object(object: &ObjectRef) -> Self {
+        Self {
+            pk: format!("bulk_request#{}/{}", object.bucket, object.key),
+            sk: format!("bulk_request#{}", object.etag.as_deref().unwrap_or("-")),
+        }
+    }
+}
+
+/// Where an unfinished request got to: every invite on a row before `next_row` was handled.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// First CSV row not yet known to be published (rows are in file order).
+    pub next_row: u64,
+    /// Invites before `next_row` that SNS refused, with the code, for the final summary.
+    pub failed: Vec<(u64, String)>,
+}
+
+impl Checkpoint {
+    /// Serializes the failures for the ledger item.
+    pub fn failed_json(&self) -> String {
+        serde_json::to_string(&self.failed).expect("pairs of numbers and strings serialize")
+    }
+
+    /// Reads the failures back; an unreadable value counts as none.
+    pub fn parse_failed(json: &str) -> Vec<(u64, String)> {
+        serde_json::from_str(json).unwrap_or_default()
+    }
+}
+
+/// What taking the ledger found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This invocation holds the request; resume from the checkpoint.
+    Acquired(Checkpoint),
+    /// The request was completed earlier: do nothing.
+    AlreadyCompleted,
+    /// Another invocation holds a live lease: hand the message back to SQS.
+    HeldElsewhere,
+}
+
+/// Tracks batches finishing out of order and says how far the prefix of finished rows reaches.
+///
+/// Batches are started in plan (row) order; `next_row` is the first row of the earliest batch
+/// not yet finished, or the row after the last started batch when all have finished.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    batches: Vec<(u64, u64, bool)>,
+    prefix: usize,
+    start_row: u64,
+}
+
+impl Progress {
+    /// Starts tracking from `start_row` (the checkpoint being resumed, or 0).
+    pub fn new(start_row: u64) -> Self {
+        Self {
+            batches: Vec::new(),
+            prefix: 0,
+            start_row,
+        }
+    }
+
+    /// Registers the next batch, covering rows `first_row..=last_row`; returns its number.
+    pub fn start(&mut self, first_row: u64, last_row: u64) -> usize {
+        self.batches.push((first_row, last_row, false));
+        self.batches.len() - 1
+    }
+
+    /// Records that batch `index` was published (or refused and recorded).
+    pub fn finish(&mut self, index: usize) {
+        if let Some(batch) = self.batches.get_mut(index) {
+            batch.2 = true;
+        }
+        while self.batches.get(self.prefix).is_some_and(|b| b.2) {
+            self.prefix += 1;
+        }
+    }
+
+    /// First row not covered by the finished prefix.
+    pub fn next_row(&self) -> u64 {
+        match self.batches.get(self.prefix) {
+            Some(&(first_row, _, _)) => first_row,
+            None => self
+                .batches
+                .last()
+                .map_or(self.start_row, |&(_, last_row, _)| last_row + 1),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_names_bucket_key_and_etag() {
+        let object = ObjectRef {
+            bucket: "inbound".into(),
+            key: "bulk_event_invites_email/a b".into(),
+            etag: Some("abc".into()),
+        };
+        assert_eq!(
+            LedgerKey::for_object(&object),
+            LedgerKey {
+                pk: "bulk_request#inbound/bulk_event_invites_email/a b".into(),
+                sk: "bulk_request#abc".into()
+            }
+        );
+    }
+
+    #[test]
+    fn progress_advances_only_over_a_finished_prefix() {
+        let mut progress = Progress::new(2);
+        assert_eq!(progress.next_row(), 2);
+        let batches: Vec<usize> = [(2, 11), (12, 21), (22, 31), (32, 39)]
+            .into_iter()
+            .map(|(first, last)| progress.start(first, last))
+            .collect();
+        progress.finish(batches[1]);
+        assert_eq!(progress.next_row(), 2, "batch 0 still open");
+        progress.finish(batches[0]);
+        assert_eq!(progress.next_row(), 22);
+        progress.finish(batches[3]);
+        progress.finish(batches[2]);
+        assert_eq!(progress.next_row(), 40);
+    }
+
+    #[test]
+    fn failures_round_trip_through_json() {
+        let checkpoint = Checkpoint {
+            next_row: 9,
+            failed: vec![(3, "InvalidParameter".into())],
+        };
+        assert_eq!(
+            Checkpoint::parse_failed(&checkpoint.failed_json()),
+            checkpoint.failed
+        );
+        assert!(Checkpoint::parse_failed("garbage").is_empty());
+    }
+}
