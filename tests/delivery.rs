@@ -1,0 +1,202 @@
+//! At-least-once delivery made safe (issue 4), through the real handler against moto:
+//! redelivery after success, two deliveries at once, a crash mid-request and its resume, and a
+//! deadline stop.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::*;
+use lambda_runtime::{Context, LambdaEvent};
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+fn context(deadline_ms: u64) -> Context {
+    let mut context = Context::default();
+    context.request_id = unique("request");
+    context.deadline = deadline_ms;
+    context
+}
+
+async fn fixture(
+    name: &str,
+    rows: usize,
+    checkpoint_every: usize,
+    max_in_flight: usize,
+) -> (Fixture, String) {
+    let mut f = Fixture::new(name).await;
+    f.seed_event("ev-a", &f.sender).await;
+    f.app.config.limits.checkpoint_every = checkpoint_every;
+    f.app.config.limits.deadline_margin = Duration::from_millis(200);
+    f.app.config.max_in_flight = max_in_flight;
+    f.app.aws = bulk_invites::aws::Aws::new(&f.sdk, max_in_flight);
+    let mut csv = String::from("uid,email\n");
+    for i in 0..rows {
+        csv.push_str(&format!("ev-a,attendee{i}@example.com\n"));
+    }
+    let key = format!("bulk_event_invites_email/{}", unique("req"));
+    f.put_email(&key, email_with_csv(&f.sender, csv.as_bytes()))
+        .await;
+    (f, key)
+}
+
+fn event_for(f: &Fixture, key: &str) -> aws_lambda_events::sqs::SqsEvent {
+    sqs_event(&[sns_wrapped(&s3_event(&f.bucket, key))])
+}
+
+async fn invoke_until(f: &Fixture, key: &str, deadline_ms: u64) -> Vec<String> {
+    let response = bulk_invites::handler::handle(
+        &f.app,
+        LambdaEvent::new(event_for(f, key), context(deadline_ms)),
+    )
+    .await
+    .unwrap();
+    failed_ids(&response)
+}
+
+/// How many times each invite was published.
+fn deliveries(f: &Fixture) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for (_, email) in invited(&f.published()) {
+        *counts.entry(email).or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test]
+async fn redelivery_after_success_publishes_and_mails_nothing() {
+    let (f, key) = fixture("again", 30, 20, 4).await;
+    assert!(invoke_until(&f, &key, now_ms() + 60_000).await.is_empty());
+    assert_eq!(f.published().len(), 30);
+    assert_eq!(f.emails().len(), 1);
+
+    let again = invoke_until(&f, &key, now_ms() + 60_000).await;
+
+    assert!(again.is_empty(), "acknowledged, not retried");
+    assert_eq!(f.published().len(), 30, "no new publishes");
+    assert_eq!(f.emails().len(), 1, "no second summary");
+}
+
+#[tokio::test]
+async fn two_deliveries_at_once_do_the_work_once() {
+    let (f, key) = fixture("twice", 300, 20, 2).await;
+    let deadline = now_ms() + 60_000;
+
+    let (first, second) = tokio::join!(
+        invoke_until(&f, &key, deadline),
+        invoke_until(&f, &key, deadline)
+    );
+
+    let handed_back = [&first, &second]
+        .iter()
+        .filter(|ids| **ids == &vec!["msg-0".to_string()])
+        .count();
+    assert_eq!(
+        handed_back, 1,
+        "one delivery works, the other goes back to SQS: {first:?} {second:?}"
+    );
+    let counts = deliveries(&f);
+    assert_eq!(counts.len(), 300);
+    assert!(
+        counts.values().all(|&n| n == 1),
+        "every invite exactly once"
+    );
+    assert_eq!(f.emails().len(), 1);
+}
+
+#[tokio::test]
+async fn crash_midway_then_redelivery_resumes_with_bounded_duplicates() {
+    let (checkpoint_every, max_in_flight) = (2, 2);
+    let (f, key) = fixture("crash", 300, checkpoint_every, max_in_flight).await;
+    let first_deadline = now_ms() + 2_000;
+
+    // Abort the first invocation (as a crash or timeout would) once 10 batches went out.
+    let first = bulk_invites::handler::handle(
+        &f.app,
+        LambdaEvent::new(event_for(&f, &key), context(first_deadline)),
+    );
+    let crash = async {
+        while f
+            .app
+            .aws
+            .calls()
+            .snapshot()
+            .get("SNS.PublishBatch")
+            .copied()
+            .unwrap_or(0)
+            < 10
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    tokio::select! {
+        _ = first => panic!("the first invocation should have been cut off"),
+        _ = crash => {}
+    }
+    let before_resume = f.published().len();
+    assert!(
+        before_resume >= 90 && before_resume < 300,
+        "crashed midway: {before_resume}"
+    );
+    assert!(
+        f.emails().is_empty(),
+        "no summary from the crashed invocation"
+    );
+
+    // SQS redelivers after the visibility timeout; by then the crashed lease has expired.
+    while now_ms() <= first_deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(invoke_until(&f, &key, now_ms() + 60_000).await.is_empty());
+
+    let counts = deliveries(&f);
+    assert_eq!(counts.len(), 300, "every invite delivered");
+    let duplicates: usize = counts.values().map(|n| n - 1).sum();
+    let bound = (checkpoint_every + max_in_flight) * 10;
+    assert!(
+        duplicates <= bound,
+        "{duplicates} duplicates, bound {bound}"
+    );
+    let emails = f.emails();
+    assert_eq!(emails.len(), 1, "exactly one summary");
+    assert!(
+        bodies(&emails[0])
+            .0
+            .contains("Total: 300 invites sent, 0 not sent.")
+    );
+}
+
+#[tokio::test]
+async fn deadline_stops_checkpoints_and_the_next_delivery_finishes() {
+    let (mut f, key) = fixture("deadline", 400, 5, 2).await;
+    // Stop starting batches 1.5 s before a deadline 1.6 s away: little or nothing gets published.
+    f.app.config.limits.deadline_margin = Duration::from_millis(1_500);
+    let first_deadline = now_ms() + 1_600;
+
+    let first = invoke_until(&f, &key, first_deadline).await;
+
+    assert_eq!(first, ["msg-0"], "handed back to SQS with work left");
+    let published_first = f.published().len();
+    assert!(published_first < 400, "{published_first}");
+    assert!(f.emails().is_empty());
+
+    while now_ms() <= first_deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    f.app.config.limits.deadline_margin = Duration::from_millis(200);
+    assert!(invoke_until(&f, &key, now_ms() + 60_000).await.is_empty());
+
+    let counts = deliveries(&f);
+    assert_eq!(counts.len(), 400);
+    assert!(
+        counts.values().all(|&n| n == 1),
+        "a deadline stop saves progress after in-flight batches: no duplicates"
+    );
+    assert_eq!(f.emails().len(), 1);
+}
