@@ -141,7 +141,7 @@ async fn crash_midway_then_redelivery_resumes_with_bounded_duplicates() {
     }
     let before_resume = f.published().len();
     assert!(
-        before_resume >= 90 && before_resume < 300,
+        (90..300).contains(&before_resume),
         "crashed midway: {before_resume}"
     );
     assert!(
