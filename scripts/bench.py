@@ -195,8 +195,9 @@ def run_size(n):
 
     distinct_attendees = len({email for _, email in expected} | set(blocked))
     publishes = math.ceil(len(expected) / 10)
-    # ledger: 1 claim + 1 checkpoint per 20 batches (CHECKPOINT_EVERY_BATCHES) + 1 completion
-    bookkeeping = 1 + publishes // 20 + 1
+    # ledger: 1 claim + 1 checkpoint per 20 batches (CHECKPOINT_EVERY_BATCHES) + 1 final
+    # checkpoint + 1 completion
+    bookkeeping = 1 + publishes // 20 + 1 + 1
     budget = 1 + 1 + math.ceil(distinct_attendees / 100) + math.ceil(len(EVENTS) / 100) + publishes + 1 + bookkeeping
     return {
         "rows": n, "csv_bytes": len(csv_text), "email_bytes": len(raw), "wall_s": round(wall, 3),

@@ -348,7 +348,10 @@ impl Aws {
                 "SET #status = :in_progress, lease_until = :lease, holder = :holder, expires_at = :ttl, \
                  next_row = if_not_exists(next_row, :zero), failed = if_not_exists(failed, :none)",
             )
-            .condition_expression("attribute_not_exists(pk) OR (#status = :in_progress AND lease_until < :now)")
+            // Our own holder id matches when the SDK retries a claim whose response was lost.
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#status = :in_progress AND (lease_until < :now OR holder = :holder))",
+            )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":in_progress", AttributeValue::S(IN_PROGRESS.into()))
             .expression_attribute_values(":lease", number(lease_until_ms))
@@ -428,6 +431,40 @@ impl Aws {
                 }
             })?;
         Ok(())
+    }
+
+    /// Gives up the lease after a failure, so the redelivery need not wait for it to run out.
+    pub async fn release(
+        &self,
+        table: &str,
+        key: &LedgerKey,
+        holder: &str,
+    ) -> Result<(), AwsError> {
+        let result = self
+            .dynamodb
+            .update_item()
+            .table_name(table)
+            .set_key(Some(ledger_key(key)))
+            .update_expression("SET lease_until = :zero")
+            .condition_expression("holder = :holder AND #status = :in_progress")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":zero", number(0))
+            .expression_attribute_values(":holder", AttributeValue::S(holder.into()))
+            .expression_attribute_values(":in_progress", AttributeValue::S(IN_PROGRESS.into()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Someone else holds it now, or it completed: nothing of ours to give up.
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(AwsError::from_sdk("DynamoDB.UpdateItem", err)),
+        }
     }
 
     /// Marks the request completed, with its totals, so redeliveries do nothing.

@@ -151,6 +151,9 @@ impl Delivery<'_> {
             }
             return Err(err);
         }
+        // Record that every invite is out before the summary is sent: if the summary or the
+        // completion fails, the redelivery publishes nothing again.
+        self.checkpoint(invites, &progress, &failures).await?;
         Ok(failures)
     }
 

@@ -12,9 +12,10 @@ use crate::attendees;
 use crate::aws::Aws;
 use crate::config::Config;
 use crate::delivery::{Deadline, Delivery};
+use crate::domain::SenderEmail;
 use crate::error::ProcessError;
 use crate::inbound;
-use crate::ledger::{Claim, LedgerKey};
+use crate::ledger::{Checkpoint, Claim, LedgerKey};
 use crate::notification::{self, Notification, ObjectRef};
 use crate::plan;
 use crate::summary::{self, Summary};
@@ -196,13 +197,44 @@ pub async fn process_object(
         }
         Claim::HeldElsewhere => return Err(ProcessError::HeldElsewhere),
     };
+    let result = process_claimed(app, invocation, &ledger, email.csv, &sender, resume).await;
+    // A retryable stop gives up the lease so the redelivery need not wait for it to run out.
+    if result.as_ref().is_err_and(ProcessError::is_retryable)
+        && let Err(err) = app
+            .aws
+            .release(&config.table, &ledger, &invocation.holder)
+            .await
+    {
+        warn!(key = %object.key, error = %err, "could not release the lease; the redelivery waits for it to run out");
+    }
+    let outcome = result?;
+    match outcome {
+        Outcome::Processed { sent, not_sent } => {
+            let aws_calls = app.aws.calls().total() - calls_before;
+            info!(key = %object.key, %sender, sent, not_sent, aws_calls, "bulk request processed");
+        }
+        _ => info!(key = %object.key, %sender, ?outcome, "bulk request done"),
+    }
+    Ok(outcome)
+}
+
+/// Steps 4 to 7, once this invocation holds the request's ledger item.
+async fn process_claimed(
+    app: &App,
+    invocation: &Invocation,
+    ledger: &LedgerKey,
+    csv: Option<inbound::CsvAttachment>,
+    sender: &SenderEmail,
+    resume: Checkpoint,
+) -> Result<Outcome, ProcessError> {
+    let config = &app.config;
     let complete = |sent, not_sent| {
         app.aws
-            .complete(&config.table, &ledger, &invocation.holder, sent, not_sent)
+            .complete(&config.table, ledger, &invocation.holder, sent, not_sent)
     };
 
     // 4. Find and read the CSV; tell the sender when there is none to use.
-    let parsed = match email.csv {
+    let parsed = match csv {
         None => Err(summary::for_missing_csv()),
         Some(csv) => attendees::parse(&csv.text, config.limits.max_rows)
             .map_err(|err| summary::for_csv_error(&err)),
@@ -210,24 +242,23 @@ pub async fn process_object(
     let rows = match parsed {
         Ok(rows) => rows,
         Err(help) => {
-            send(app, &sender, &help).await?;
+            send(app, sender, &help).await?;
             complete(0, 0).await?;
-            info!(key = %object.key, %sender, "no usable CSV; sender told the expected format");
             return Ok(Outcome::NoUsableCsv);
         }
     };
 
     // 5. Look up block records and events, then decide who is invited.
     let keys = plan::lookup_keys(&rows.candidates);
-    let lookups = app.aws.lookup(&config.table, &sender, keys).await?;
-    let plan = plan::decide(&sender, rows, &lookups);
+    let lookups = app.aws.lookup(&config.table, sender, keys).await?;
+    let plan = plan::decide(sender, rows, &lookups);
 
     // 6. Publish one message per invite, from where an earlier delivery stopped.
     let delivery = Delivery {
         aws: &app.aws,
         table: &config.table,
         topic_arn: &config.topic_arn,
-        ledger: &ledger,
+        ledger,
         holder: &invocation.holder,
         limits: &config.limits,
         max_in_flight: config.max_in_flight,
@@ -239,19 +270,13 @@ pub async fn process_object(
 
     // 7. Tell the sender what was sent and what was not, then close the ledger.
     let report = plan.into_report(&failures);
-    send(app, &sender, &summary::for_report(&report)).await?;
+    send(app, sender, &summary::for_report(&report)).await?;
     let (sent, not_sent) = (report.sent(), report.not_sent());
     complete(sent, not_sent).await?;
-    let aws_calls = app.aws.calls().total() - calls_before;
-    info!(key = %object.key, %sender, events = report.by_uid.len(), sent, not_sent, aws_calls, "bulk request processed");
     Ok(Outcome::Processed { sent, not_sent })
 }
 
-async fn send(
-    app: &App,
-    sender: &crate::domain::SenderEmail,
-    summary: &Summary,
-) -> Result<(), ProcessError> {
+async fn send(app: &App, sender: &SenderEmail, summary: &Summary) -> Result<(), ProcessError> {
     let mime = summary::to_mime(summary, &app.config.system_email, sender);
     app.aws
         .send_summary(&app.config.system_email, sender, mime)

@@ -7,6 +7,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use common::faults::{FaultyClient, PublishFaults};
 use common::*;
 use lambda_runtime::{Context, LambdaEvent};
 
@@ -199,4 +200,60 @@ async fn deadline_stops_checkpoints_and_the_next_delivery_finishes() {
         "a deadline stop saves progress after in-flight batches: no duplicates"
     );
     assert_eq!(f.emails().len(), 1);
+}
+
+#[tokio::test]
+async fn ten_percent_of_calls_failing_still_delivers_everything_once_with_one_summary() {
+    let (checkpoint_every, max_in_flight) = (5, 4);
+    let (mut f, key) = fixture("faults", 1000, checkpoint_every, max_in_flight).await;
+    let faulty = FaultyClient::around_default(PublishFaults {
+        random_rate: 0.10,
+        seed: 0x5eed_1234_abcd_0001,
+        ..Default::default()
+    });
+    f.app.aws = faulty.aws(&f.sdk, max_in_flight);
+
+    // Deliver until SQS would stop seeing the message again, as the queue does.
+    let mut failed_deliveries = 0;
+    for _ in 0..30 {
+        let deadline = now_ms() + 3_000;
+        if invoke_until(&f, &key, deadline).await.is_empty() {
+            break;
+        }
+        failed_deliveries += 1;
+        // A lease whose release was itself lost runs out at the deadline.
+        while now_ms() <= deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    let faults = faulty.faults.lock().unwrap();
+    let injected: usize = faults.injected.values().sum();
+    eprintln!(
+        "fault injection: {injected} faults {:?}, {} lost PublishBatch responses, {failed_deliveries} failed deliveries",
+        faults.injected, faults.lost_publish_responses
+    );
+    let attempts = f.app.aws.calls().total() as usize;
+    assert!(
+        injected * 100 >= attempts * 4 && injected * 100 <= attempts * 20,
+        "about 10% of {attempts} attempts failed: {injected}"
+    );
+    let counts = deliveries(&f);
+    assert_eq!(counts.len(), 1000, "every invite delivered at least once");
+    let duplicates: usize = counts.values().map(|n| n - 1).sum();
+    // A lost PublishBatch response makes the SDK send those 10 again; a failed delivery resends
+    // at most the batches after its last checkpoint and those in flight.
+    let bound = faults.lost_publish_responses * 10
+        + failed_deliveries * (checkpoint_every + max_in_flight) * 10;
+    assert!(
+        duplicates <= bound,
+        "{duplicates} duplicates, bound {bound}"
+    );
+    let emails = f.emails();
+    assert_eq!(emails.len(), 1, "exactly one summary");
+    assert!(
+        bodies(&emails[0])
+            .0
+            .contains("Total: 1000 invites sent, 0 not sent.")
+    );
 }

@@ -45,14 +45,14 @@ async fn round_trips_stay_within_the_budget() {
     assert_eq!(invited(&f.published()).len(), 249);
     // 1 GET + 1 authorization + ceil(249/100) block reads + ceil(3/100) event reads
     // + ceil(249/10) publishes + 1 email, plus the ledger: 1 claim, one checkpoint per 20
-    // batches (floor(25/20) = 1) and 1 completion.
+    // batches (floor(25/20) = 1), 1 final checkpoint and 1 completion.
     assert_eq!(
         calls(&f),
         expect_calls(&[
             ("S3.GetObject", 1),
             ("DynamoDB.GetItem", 1),
             ("DynamoDB.BatchGetItem", 3 + 1),
-            ("DynamoDB.UpdateItem", 1 + 1 + 1),
+            ("DynamoDB.UpdateItem", 1 + 1 + 1 + 1),
             ("SNS.PublishBatch", 25),
             ("SESv2.SendEmail", 1),
         ])
@@ -129,20 +129,12 @@ async fn batches_over_256_kib_are_split() {
 async fn partial_publish_failures_are_retried_or_reported() {
     let mut f = Fixture::new("partial").await;
     f.seed_event("ev-a", &f.sender).await;
-    let faulty = FaultyClient::new(
-        aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
-            ))
-            .build_https(),
-        PublishFaults {
-            reject_containing: vec!["reject-me@example.com".into()],
-            transient_position: Some(3),
-            ..Default::default()
-        },
-    );
-    let sdk = f.sdk.to_builder().http_client(faulty.clone()).build();
-    f.app.aws = bulk_invites::aws::Aws::new(&sdk, 4);
+    let faulty = FaultyClient::around_default(PublishFaults {
+        reject_containing: vec!["reject-me@example.com".into()],
+        transient_position: Some(3),
+        ..Default::default()
+    });
+    f.app.aws = faulty.aws(&f.sdk, 4);
 
     let mut csv = csv_rows(40, &["ev-a"]);
     csv.push_str("ev-a,reject-me@example.com,Rejected\n");

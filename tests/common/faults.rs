@@ -1,8 +1,12 @@
 //! A fault-injecting HTTP client: wraps the SDK's real HTTP client and, on the way to moto,
-//! makes chosen `PublishBatch` entries fail the way SNS reports partial failures.
+//! makes calls fail the ways AWS calls fail.
 //!
-//! A failed entry is *withheld* (removed from the request before moto sees it) and reported in
-//! the response's `Failed` list, so what moto records is exactly what SNS would have accepted.
+//! - Partial `PublishBatch` failures: a failed entry is *withheld* (removed from the request
+//!   before moto sees it) and reported in the response's `Failed` list, so what moto records is
+//!   exactly what SNS would have accepted.
+//! - Random failures of a chosen fraction of all calls: 500, 503, throttling (in each service's
+//!   own error format), a connection dropped before the request is sent, and one dropped after
+//!   moto handled it (the response is lost: the SDK sends it again).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -12,6 +16,7 @@ use aws_smithy_runtime_api::client::http::{
     SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::byte_stream::ByteStream;
@@ -27,6 +32,77 @@ pub struct PublishFaults {
     pub failed_once: HashSet<String>,
     /// Entries withheld so far.
     pub withheld: usize,
+    /// Fraction of all calls that fail at random (0 for none).
+    pub random_rate: f64,
+    /// PRNG state for the random failures (xorshift; any non-zero seed).
+    pub seed: u64,
+    /// Random failures injected, by kind.
+    pub injected: std::collections::BTreeMap<&'static str, usize>,
+    /// `PublishBatch` calls whose response was dropped after moto published the batch.
+    pub lost_publish_responses: usize,
+}
+
+impl PublishFaults {
+    fn roll(&mut self) -> f64 {
+        let mut x = self.seed.max(1);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.seed = x;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The service a request is for, from its shape.
+fn service(request: &HttpRequest, body: &str) -> &'static str {
+    if request.headers().get("x-amz-target").is_some() {
+        "dynamodb"
+    } else if body.starts_with("Action=") {
+        "sns"
+    } else if request.uri().contains("/v2/email/") {
+        "sesv2"
+    } else {
+        "s3"
+    }
+}
+
+/// A throttling response in the service's own error format.
+fn throttled(service: &str) -> HttpResponse {
+    let (status, body, header): (u16, &str, Option<(&str, &str)>) = match service {
+        "dynamodb" => (
+            400,
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"injected"}"#,
+            Some(("content-type", "application/x-amz-json-1.0")),
+        ),
+        "sns" => (
+            400,
+            "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>injected</Message></Error><RequestId>injected</RequestId></ErrorResponse>",
+            Some(("content-type", "text/xml")),
+        ),
+        "sesv2" => (
+            429,
+            r#"{"message":"injected"}"#,
+            Some(("x-amzn-errortype", "TooManyRequestsException")),
+        ),
+        _ => (
+            503,
+            "<Error><Code>SlowDown</Code><Message>injected</Message></Error>",
+            Some(("content-type", "application/xml")),
+        ),
+    };
+    let mut response = HttpResponse::new(status.try_into().unwrap(), SdkBody::from(body));
+    if let Some((name, value)) = header {
+        response.headers_mut().insert(name, value);
+    }
+    response
+}
+
+fn status_only(status: u16) -> HttpResponse {
+    HttpResponse::new(status.try_into().unwrap(), SdkBody::from("injected"))
+}
+
+fn dropped() -> ConnectorError {
+    ConnectorError::io("injected: connection reset".into())
 }
 
 /// The wrapping client; share it with `SdkConfig::to_builder().http_client(...)`.
@@ -42,6 +118,22 @@ impl FaultyClient {
             inner,
             faults: Arc::new(Mutex::new(faults)),
         }
+    }
+
+    /// Wraps the SDK's own default HTTPS client (rustls with aws-lc).
+    pub fn around_default(faults: PublishFaults) -> Self {
+        let inner = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .build_https();
+        Self::new(inner, faults)
+    }
+
+    /// SDK clients for `sdk` whose every call goes through this client.
+    pub fn aws(&self, sdk: &aws_config::SdkConfig, max_in_flight: usize) -> bulk_invites::aws::Aws {
+        let sdk = sdk.to_builder().http_client(self.clone()).build();
+        bulk_invites::aws::Aws::new(&sdk, max_in_flight)
     }
 }
 
@@ -164,6 +256,41 @@ impl HttpConnector for FaultyConnector {
             .bytes()
             .map(|b| String::from_utf8_lossy(b).into_owned())
             .unwrap_or_default();
+        let service = service(&request, &body);
+        let fault = {
+            let mut faults = self.faults.lock().unwrap();
+            if faults.random_rate > 0.0 && faults.roll() < faults.random_rate {
+                // A lost SendEmail response would mail the summary twice: SES has no
+                // idempotency token, so that one fault is left out.
+                let kinds: &[&'static str] = if service == "sesv2" {
+                    &["500", "503", "throttle", "drop-before"]
+                } else {
+                    &["500", "503", "throttle", "drop-before", "drop-after"]
+                };
+                let kind = kinds[(faults.roll() * kinds.len() as f64) as usize % kinds.len()];
+                *faults.injected.entry(kind).or_default() += 1;
+                if kind == "drop-after" && body.starts_with("Action=PublishBatch&") {
+                    faults.lost_publish_responses += 1;
+                }
+                Some(kind)
+            } else {
+                None
+            }
+        };
+        match fault {
+            Some("500") => return HttpConnectorFuture::ready(Ok(status_only(500))),
+            Some("503") => return HttpConnectorFuture::ready(Ok(status_only(503))),
+            Some("throttle") => return HttpConnectorFuture::ready(Ok(throttled(service))),
+            Some("drop-before") => return HttpConnectorFuture::ready(Err(dropped())),
+            Some(_) => {
+                let call = self.inner.call(request);
+                return HttpConnectorFuture::new(async move {
+                    let _ = call.await;
+                    Err(dropped())
+                });
+            }
+            None => {}
+        }
         let Some((new_body, withheld, kept)) = self.rewrite(&body) else {
             return self.inner.call(request);
         };
