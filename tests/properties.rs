@@ -1,0 +1,83 @@
+//! Property tests: arbitrary input never panics and always ends in a classified result.
+
+use bulk_invites::attendees::{self, CsvError};
+use bulk_invites::domain::AttendeeEmail;
+use bulk_invites::{inbound, notification};
+use proptest::prelude::*;
+
+/// CSV-like text: the characters that matter to a CSV reader, plus addresses and odd bytes.
+fn csv_text() -> impl Strategy<Value = String> {
+    proptest::string::string_regex(
+        r#"(uid|email|name|[a-zA-Z0-9@.,;"' \t\r\n\u{FEFF}\u{00E9}+-]){0,300}"#,
+    )
+    .unwrap()
+}
+
+fn email_around(csv: &str) -> Vec<u8> {
+    let encoded = aws_smithy_types::base64::encode(csv.as_bytes());
+    format!(
+        "From: organizer@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/csv\r\nContent-Transfer-Encoding: base64\r\n\r\n{encoded}\r\n--b--\r\n"
+    )
+    .into_bytes()
+}
+
+fn check_rows(text: &str) {
+    match attendees::parse(text, 50) {
+        Err(CsvError::Empty) | Err(CsvError::MissingColumns(_)) => {}
+        Ok(rows) => {
+            let mut seen = std::collections::HashSet::new();
+            for candidate in &rows.candidates {
+                assert_eq!(
+                    AttendeeEmail::parse(candidate.email.as_str()).as_ref(),
+                    Ok(&candidate.email),
+                    "a candidate's address is valid and normalized"
+                );
+                assert!(seen.insert(candidate.row), "one outcome per row");
+            }
+            for rejected in &rows.rejected {
+                assert!(seen.insert(rejected.row), "one outcome per row");
+            }
+            assert!(
+                rows.candidates.windows(2).all(|w| w[0].row < w[1].row),
+                "file order"
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn notification_decoding_never_panics(body in any::<Vec<u8>>()) {
+        let _ = notification::decode(&String::from_utf8_lossy(&body));
+    }
+
+    #[test]
+    fn json_shaped_notifications_never_panic(body in r#"\{("(Type|Message|Records|s3|bucket|object|key|name|Event)":("[^"]{0,20}"|\[\]|\{\}|null|1),?){0,6}\}"#) {
+        let _ = notification::decode(&body);
+    }
+
+    #[test]
+    fn any_bytes_as_an_email_never_panic(raw in any::<Vec<u8>>()) {
+        if let Ok(email) = inbound::parse(&raw) {
+            if let Some(csv) = email.csv {
+                check_rows(&csv.text);
+            }
+        }
+    }
+
+    #[test]
+    fn any_csv_text_gets_one_outcome_per_row(text in csv_text()) {
+        check_rows(&text);
+    }
+
+    #[test]
+    fn csv_survives_the_trip_through_an_email(text in csv_text()) {
+        let email = inbound::parse(&email_around(&text)).expect("a well-formed email");
+        let csv = email.csv.expect("the attachment is found");
+        prop_assert_eq!(csv.text.as_str(), text.strip_prefix('\u{FEFF}').unwrap_or(&text));
+        check_rows(&csv.text);
+    }
+}
