@@ -61,10 +61,10 @@ proptest! {
 
     #[test]
     fn any_bytes_as_an_email_never_panic(raw in any::<Vec<u8>>()) {
-        if let Ok(email) = inbound::parse(&raw) {
-            if let Some(csv) = email.csv {
-                check_rows(&csv.text);
-            }
+        if let Ok(email) = inbound::parse(&raw)
+            && let Some(csv) = email.csv
+        {
+            check_rows(&csv.text);
         }
     }
 
