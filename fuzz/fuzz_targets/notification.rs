@@ -1,0 +1,8 @@
+//! Any SQS record body: decoding returns objects, a test event, or a classified error.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|body: &[u8]| {
+    let _ = bulk_invites::notification::decode(&String::from_utf8_lossy(body));
+});
