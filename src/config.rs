@@ -248,6 +248,10 @@ mod tests {
         assert_eq!(config.region, "us-west-2");
         assert_eq!(config.log_level, "info");
         assert_eq!(config.max_in_flight, DEFAULT_MAX_IN_FLIGHT);
+        assert_eq!(config.limits.max_rows, 100_000);
+        assert_eq!(config.limits.checkpoint_every, 20);
+        assert_eq!(config.limits.deadline_margin, Duration::from_secs(10));
+        assert_eq!(config.sdk.max_attempts, 4);
         assert_eq!(
             config.system_email,
             Mailbox {
@@ -295,6 +299,15 @@ mod tests {
             Config::from_lookup(env(&pairs)),
             Err(ConfigError::Invalid {
                 name: "MAX_IN_FLIGHT",
+                ..
+            })
+        ));
+        let mut pairs = FULL.to_vec();
+        pairs.push(("DEADLINE_MARGIN_MS", "soon"));
+        assert!(matches!(
+            Config::from_lookup(env(&pairs)),
+            Err(ConfigError::Invalid {
+                name: "DEADLINE_MARGIN_MS",
                 ..
             })
         ));

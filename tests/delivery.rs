@@ -70,6 +70,14 @@ fn deliveries(f: &Fixture) -> HashMap<String, usize> {
     counts
 }
 
+fn assert_each_published_once_with_one_summary(f: &Fixture, invites: usize) {
+    let counts = deliveries(f);
+    assert_eq!(counts.len(), invites, "every invite published");
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "published more than once: {twice:?}");
+    assert_eq!(f.emails().len(), 1, "exactly one summary");
+}
+
 #[tokio::test]
 async fn redelivery_after_success_publishes_and_mails_nothing() {
     let (f, key) = fixture("again", 30, 20, 4).await;
@@ -102,13 +110,7 @@ async fn two_deliveries_at_once_do_the_work_once() {
         handed_back, 1,
         "one delivery works, the other goes back to SQS: {first:?} {second:?}"
     );
-    let counts = deliveries(&f);
-    assert_eq!(counts.len(), 300);
-    assert!(
-        counts.values().all(|&n| n == 1),
-        "every invite exactly once"
-    );
-    assert_eq!(f.emails().len(), 1);
+    assert_each_published_once_with_one_summary(&f, 300);
 }
 
 #[tokio::test]
@@ -193,13 +195,8 @@ async fn deadline_stops_checkpoints_and_the_next_delivery_finishes() {
     f.app.config.limits.deadline_margin = Duration::from_millis(200);
     assert!(invoke_until(&f, &key, now_ms() + 60_000).await.is_empty());
 
-    let counts = deliveries(&f);
-    assert_eq!(counts.len(), 400);
-    assert!(
-        counts.values().all(|&n| n == 1),
-        "a deadline stop saves progress after in-flight batches: no duplicates"
-    );
-    assert_eq!(f.emails().len(), 1);
+    // A deadline stop saves progress after the in-flight batches: no duplicates.
+    assert_each_published_once_with_one_summary(&f, 400);
 }
 
 #[tokio::test]
