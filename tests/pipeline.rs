@@ -434,3 +434,29 @@ async fn unreachable_aws_is_retried_through_sqs() {
         "only the retryable record goes back to SQS"
     );
 }
+
+#[tokio::test]
+async fn object_over_the_size_limit_is_left_unread() {
+    let mut f = fixture_with_event("toolarge").await;
+    f.app.config.limits.max_object_bytes = 100;
+    let key = "bulk_event_invites_email/large";
+    f.put_email(
+        key,
+        email_with_csv(&f.sender, b"uid,email\nteam-offsite,ann@example.com\n"),
+    )
+    .await;
+
+    let response = f.invoke(sqs_event(&[s3_event(&f.bucket, key)])).await;
+
+    assert!(
+        failed_ids(&response).is_empty(),
+        "permanent: logged and acknowledged, not retried"
+    );
+    assert!(f.published().is_empty());
+    assert!(f.emails().is_empty());
+    assert_eq!(
+        f.app.aws.calls().snapshot().keys().collect::<Vec<_>>(),
+        ["S3.GetObject"],
+        "nothing else was called"
+    );
+}
