@@ -1,10 +1,13 @@
 //! Publishing a plan's invites: bounded concurrency, progress checkpoints, the Lambda deadline.
 //!
-//! Batches start in row order, at most `MAX_IN_FLIGHT` at a time. Every `checkpoint_every`
-//! finished batches the ledger records the first row not yet known to be published, so a
-//! delivery that dies resumes there: only batches after that row (at most the unrecorded and the
-//! in-flight ones) can be sent twice. No batch starts when the deadline is near; the ones in
-//! flight finish, progress is saved, and the message goes back to SQS.
+//! Batches start in row order, at most `MAX_IN_FLIGHT` at a time, and never more than
+//! 2 x `MAX_IN_FLIGHT` beyond the last batch of the finished prefix (a slow batch must not let
+//! the others run far ahead of what a checkpoint can record). Whenever the finished prefix has
+//! grown by `checkpoint_every` batches, the ledger records the first row not yet known to be
+//! published, so a delivery that dies resumes there: at most
+//! `(checkpoint_every + 2 x MAX_IN_FLIGHT) x 10` invites can be sent twice. No batch starts when
+//! the deadline is near; the ones in flight finish, progress is saved, and the message goes back
+//! to SQS.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -103,11 +106,15 @@ impl Delivery<'_> {
         let mut batches = Batches::new(entries);
         let mut progress = Progress::new(resume.next_row);
         let mut in_flight = FuturesUnordered::new();
-        let mut since_checkpoint = 0;
+        let mut saved_prefix = 0;
         let mut stop: Option<ProcessError> = None;
+        let window = 2 * self.max_in_flight;
 
         loop {
-            while stop.is_none() && in_flight.len() < self.max_in_flight {
+            while stop.is_none()
+                && in_flight.len() < self.max_in_flight
+                && progress.ahead_of_prefix() < window
+            {
                 if self.deadline.is_near(self.limits.deadline_margin) {
                     stop = Some(ProcessError::DeadlineReached);
                     break;
@@ -134,10 +141,9 @@ impl Delivery<'_> {
                 Ok(batch_failures) => {
                     failures.extend(batch_failures);
                     progress.finish(id);
-                    since_checkpoint += 1;
-                    if since_checkpoint >= self.limits.checkpoint_every {
+                    if progress.finished_prefix() >= saved_prefix + self.limits.checkpoint_every {
                         self.checkpoint(invites, &progress, &failures).await?;
-                        since_checkpoint = 0;
+                        saved_prefix = progress.finished_prefix();
                     }
                 }
                 Err(err) => {

@@ -100,6 +100,16 @@ impl Progress {
         }
     }
 
+    /// Batches finished in an unbroken run from the start.
+    pub fn finished_prefix(&self) -> usize {
+        self.prefix
+    }
+
+    /// Batches started beyond the finished prefix (in flight, or finished out of order).
+    pub fn ahead_of_prefix(&self) -> usize {
+        self.batches.len() - self.prefix
+    }
+
     /// First row not covered by the finished prefix.
     pub fn next_row(&self) -> u64 {
         match self.batches.get(self.prefix) {
@@ -142,8 +152,13 @@ mod tests {
             .collect();
         progress.finish(batches[1]);
         assert_eq!(progress.next_row(), 2, "batch 0 still open");
+        assert_eq!(progress.ahead_of_prefix(), 4);
         progress.finish(batches[0]);
         assert_eq!(progress.next_row(), 22);
+        assert_eq!(
+            (progress.finished_prefix(), progress.ahead_of_prefix()),
+            (2, 2)
+        );
         progress.finish(batches[3]);
         progress.finish(batches[2]);
         assert_eq!(progress.next_row(), 40);
