@@ -48,13 +48,43 @@ struct Columns {
     name: Option<usize>,
 }
 
+/// The delimiter of the header line: comma, semicolon (Excel in much of Europe) or tab,
+/// whichever occurs most outside quotes; comma on a tie.
+pub fn detect_delimiter(text: &str) -> u8 {
+    let header = text
+        .lines()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or_default();
+    let mut counts = [0usize; 3];
+    let mut quoted = false;
+    for b in header.bytes() {
+        match b {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => counts[0] += 1,
+            b';' if !quoted => counts[1] += 1,
+            b'\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let delimiters = [b',', b';', b'\t'];
+    let best = (0..3).fold(0, |best, i| if counts[i] > counts[best] { i } else { best });
+    delimiters[best]
+}
+
+/// The column a header names, read trimmed, unquoted and case-insensitively, with the names
+/// spreadsheets and address books use for the email column.
+fn column_name(header: &str) -> String {
+    let name = header.trim().trim_matches('"').trim().to_lowercase();
+    match name.as_str() {
+        "e-mail" | "email address" | "e-mail address" | "email_address" => "email".to_string(),
+        _ => name,
+    }
+}
+
 impl Columns {
     fn find(header: &StringRecord) -> Result<Self, CsvError> {
-        let position = |wanted: &str| {
-            header
-                .iter()
-                .position(|h| h.trim().eq_ignore_ascii_case(wanted))
-        };
+        let names: Vec<String> = header.iter().map(column_name).collect();
+        let position = |wanted: &str| names.iter().position(|name| name == wanted);
         let (uid, email, name) = (position("uid"), position("email"), position("name"));
         match (uid, email) {
             (Some(uid), Some(email)) => Ok(Self { uid, email, name }),
@@ -75,6 +105,7 @@ impl Columns {
 /// as over the limit without being checked.
 pub fn parse(text: &str, max_rows: usize) -> Result<Attendees, CsvError> {
     let mut reader = ReaderBuilder::new()
+        .delimiter(detect_delimiter(text))
         .flexible(true)
         .trim(Trim::All)
         .from_reader(text.as_bytes());
@@ -327,6 +358,30 @@ ev1,bad
             (c.uid.as_str(), c.email.as_str(), c.name.as_str()),
             ("ev9", "ann@example.com", "Ann")
         );
+    }
+
+    #[test]
+    fn semicolon_and_tab_files_are_read() {
+        for text in [
+            "uid;E-mail;Name\nev1;ann@example.com;\"Smith; Ann\"\n",
+            "UID\tEmail Address\tName\nev1\tann@example.com\tSmith; Ann\n",
+            "\"uid\",\"e-mail address\",\"name\"\nev1,ann@example.com,\"Smith; Ann\"\n",
+        ] {
+            let got = parse(text).unwrap();
+            assert_eq!(got.candidates.len(), 1, "{text:?}");
+            assert_eq!(got.candidates[0].email.as_str(), "ann@example.com");
+            assert_eq!(got.candidates[0].name.as_str(), "Smith; Ann", "{text:?}");
+        }
+    }
+
+    #[test]
+    fn delimiter_is_the_most_frequent_outside_quotes() {
+        assert_eq!(detect_delimiter("a,b,c\n"), b',');
+        assert_eq!(detect_delimiter("a;b;c\n"), b';');
+        assert_eq!(detect_delimiter("\"x,y,z\";b;c\n"), b';');
+        assert_eq!(detect_delimiter("a\tb\n"), b'\t');
+        assert_eq!(detect_delimiter("\n\nuid;email\n"), b';');
+        assert_eq!(detect_delimiter("single\n"), b',');
     }
 
     #[test]

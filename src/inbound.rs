@@ -1,6 +1,8 @@
 //! Reading the stored email: who sent it and the CSV it carries.
 
-use mail_parser::{MessageParser, MimeHeaders, PartType};
+use mail_parser::decoders::base64::base64_decode;
+use mail_parser::decoders::quoted_printable::quoted_printable_decode;
+use mail_parser::{Encoding, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
 use crate::domain::{InvalidEmail, SenderEmail};
 
@@ -9,7 +11,8 @@ use crate::domain::{InvalidEmail, SenderEmail};
 pub struct InboundEmail {
     /// The organizer, from `From:`.
     pub sender: SenderEmail,
-    /// The first CSV attachment, if any.
+    /// The first CSV file, if any (whatever the client labelled it, also inside a forwarded
+    /// message).
     pub csv: Option<CsvAttachment>,
 }
 
@@ -39,7 +42,7 @@ pub enum EmailError {
 /// Parses a raw RFC 5322 message as SES stores it.
 pub fn parse(raw: &[u8]) -> Result<InboundEmail, EmailError> {
     let raw = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
-    let mut message = MessageParser::default()
+    let message = MessageParser::default()
         .parse(raw)
         .ok_or(EmailError::NotAnEmail)?;
     let from = message
@@ -48,34 +51,98 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, EmailError> {
         .and_then(|addr| addr.address())
         .ok_or(EmailError::NoSender)?;
     let sender = SenderEmail::parse(from)?;
-    let csv_part = message.parts.iter().position(|part| {
-        !matches!(part.body, PartType::Multipart(_))
-            && part.content_type().is_some_and(|ct| {
-                ct.ctype().eq_ignore_ascii_case("text")
-                    && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("csv"))
-            })
-    });
-    // Move the decoded attachment out of the parsed message rather than copying it: a large
-    // request is then held once as raw bytes and once as text, never more.
-    let csv = csv_part.map(|index| {
-        let part = message.parts.swap_remove(index);
-        let file_name = part.attachment_name().map(str::to_string);
-        let text = match part.body {
-            PartType::Text(text) | PartType::Html(text) => strip_bom(text.into_owned()),
-            other => decode_text(other_contents(other)),
-        };
-        CsvAttachment { file_name, text }
-    });
+    let csv = find_csv(message);
     Ok(InboundEmail { sender, csv })
 }
 
-fn other_contents(body: PartType<'_>) -> Vec<u8> {
-    match body {
-        PartType::Binary(bytes) | PartType::InlineBinary(bytes) => bytes.into_owned(),
-        PartType::Text(text) | PartType::Html(text) => text.into_owned().into_bytes(),
-        PartType::Message(message) => message.raw_message().to_vec(),
-        PartType::Multipart(_) => Vec::new(),
+/// Content types mail clients give CSV files (Outlook and Excel on Windows say
+/// `application/vnd.ms-excel`; some clients send `application/octet-stream` with a `.csv` name).
+const CSV_TYPES: &[(&str, &str)] = &[
+    ("text", "csv"),
+    ("text", "comma-separated-values"),
+    ("text", "x-comma-separated-values"),
+    ("text", "x-csv"),
+    ("application", "csv"),
+    ("application", "x-csv"),
+    ("application", "vnd.ms-excel"),
+];
+
+/// True for a leaf part that holds a CSV file: a CSV content type, or any type with a `.csv`
+/// file name (RFC 2231 `filename*=` names included, as mail-parser decodes them). An
+/// `application/vnd.ms-excel` part named otherwise (a real `.xls` workbook) is not a CSV.
+fn is_csv(part: &MessagePart<'_>) -> bool {
+    if matches!(part.body, PartType::Multipart(_) | PartType::Message(_)) {
+        return false;
     }
+    let name = part
+        .attachment_name()
+        .map(|n| n.trim().to_ascii_lowercase());
+    if name.as_deref().is_some_and(|n| n.ends_with(".csv")) {
+        return true;
+    }
+    part.content_type().is_some_and(|ct| {
+        let subtype = ct.subtype().unwrap_or_default();
+        CSV_TYPES
+            .iter()
+            .any(|(t, s)| ct.ctype().eq_ignore_ascii_case(t) && subtype.eq_ignore_ascii_case(s))
+            && !(subtype.eq_ignore_ascii_case("vnd.ms-excel") && name.is_some())
+    })
+}
+
+/// The first CSV part in document order, looking inside forwarded messages too.
+///
+/// The part is moved out of the parsed message rather than copied: a large request is then held
+/// once as raw bytes and once as text, never more.
+fn find_csv(mut message: Message<'_>) -> Option<CsvAttachment> {
+    for index in 0..message.parts.len() {
+        if is_csv(&message.parts[index]) {
+            let part = message.parts.swap_remove(index);
+            // Part offsets index the whole stored buffer, not `raw_message()`'s slice of it.
+            return Some(take_csv(part, &message.raw_message));
+        }
+        if matches!(message.parts[index].body, PartType::Message(_)) {
+            let part = message.parts.swap_remove(index);
+            if let PartType::Message(inner) = part.body
+                && let Some(csv) = find_csv(inner)
+            {
+                return Some(csv);
+            }
+            return None;
+        }
+    }
+    None
+}
+
+fn take_csv(part: MessagePart<'_>, raw_message: &[u8]) -> CsvAttachment {
+    let file_name = part.attachment_name().map(str::to_string);
+    let declared_charset = part
+        .content_type()
+        .is_some_and(|ct| ct.attribute("charset").is_some());
+    let text = match part.body {
+        // mail-parser read a text part as UTF-8 when no charset was declared, replacing what was
+        // not; Excel on Windows writes Windows-1252, so such a part is decoded again from its
+        // transfer-decoded bytes.
+        PartType::Text(text) if !declared_charset && text.contains('\u{FFFD}') => {
+            let body = raw_message
+                .get(part.offset_body as usize..part.offset_end as usize)
+                .unwrap_or_default();
+            let bytes = match part.encoding {
+                Encoding::Base64 => base64_decode(body),
+                Encoding::QuotedPrintable => quoted_printable_decode(body),
+                Encoding::None => Some(body.to_vec()),
+            };
+            match bytes {
+                Some(bytes) => decode_csv_bytes(bytes),
+                None => strip_bom(text.into_owned()),
+            }
+        }
+        PartType::Text(text) | PartType::Html(text) => strip_bom(text.into_owned()),
+        PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
+            decode_csv_bytes(bytes.into_owned())
+        }
+        PartType::Message(_) | PartType::Multipart(_) => String::new(),
+    };
+    CsvAttachment { file_name, text }
 }
 
 fn strip_bom(mut text: String) -> String {
@@ -85,14 +152,21 @@ fn strip_bom(mut text: String) -> String {
     text
 }
 
-/// Decodes attachment bytes as UTF-8, dropping a byte-order mark.
-///
-/// mail-parser already converts a declared charset to UTF-8 for text parts; bytes that still
-/// are not UTF-8 are replaced rather than failing the whole request.
-fn decode_text(bytes: Vec<u8>) -> String {
+/// Decodes a CSV file's bytes: by its byte-order mark (UTF-8, UTF-16LE/BE) when it has one,
+/// else as UTF-8 when valid, else as Windows-1252 (what Excel on Windows writes).
+pub fn decode_csv_bytes(bytes: Vec<u8>) -> String {
+    if let Some((encoding, bom_length)) = encoding_rs::Encoding::for_bom(&bytes) {
+        return encoding
+            .decode_without_bom_handling(&bytes[bom_length..])
+            .0
+            .into_owned();
+    }
     match String::from_utf8(bytes) {
-        Ok(text) => strip_bom(text),
-        Err(err) => strip_bom(String::from_utf8_lossy(err.as_bytes()).into_owned()),
+        Ok(text) => text,
+        Err(err) => encoding_rs::WINDOWS_1252
+            .decode_without_bom_handling(err.as_bytes())
+            .0
+            .into_owned(),
     }
 }
 
@@ -144,6 +218,111 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
             Err(EmailError::InvalidSender(_))
         ));
         assert!(parse(b"").is_err());
+    }
+
+    fn email_with_part(headers: &str, body: &[u8]) -> Vec<u8> {
+        let mut raw = format!(
+            "From: org@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+             --b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b\r\n{headers}\r\n\r\n"
+        )
+        .into_bytes();
+        raw.extend_from_slice(body);
+        raw.extend_from_slice(b"\r\n--b--\r\n");
+        raw
+    }
+
+    fn base64(bytes: &[u8]) -> Vec<u8> {
+        aws_smithy_types::base64::encode(bytes).into_bytes()
+    }
+
+    #[test]
+    fn csv_is_found_whatever_the_client_calls_it() {
+        for headers in [
+            "Content-Type: application/vnd.ms-excel; name=\"list.csv\"\r\nContent-Transfer-Encoding: base64",
+            "Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"List.CSV\"\r\nContent-Transfer-Encoding: base64",
+            "Content-Type: text/comma-separated-values\r\nContent-Transfer-Encoding: base64",
+            "Content-Type: application/csv\r\nContent-Transfer-Encoding: base64",
+            "Content-Type: text/x-csv\r\nContent-Disposition: inline\r\nContent-Transfer-Encoding: base64",
+            "Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename*=UTF-8''G%C3%A4ste.csv\r\nContent-Transfer-Encoding: base64",
+        ] {
+            let email = parse(&email_with_part(
+                headers,
+                &base64(b"uid,email\r\nev1,a@example.com\r\n"),
+            ))
+            .unwrap();
+            assert_eq!(
+                email.csv.map(|c| c.text).as_deref(),
+                Some("uid,email\r\nev1,a@example.com\r\n"),
+                "{headers}"
+            );
+        }
+    }
+
+    #[test]
+    fn excel_workbooks_and_other_files_are_not_csv() {
+        for headers in [
+            "Content-Type: application/vnd.ms-excel; name=\"list.xls\"\r\nContent-Transfer-Encoding: base64",
+            "Content-Type: application/pdf; name=\"agenda.pdf\"\r\nContent-Transfer-Encoding: base64",
+        ] {
+            assert_eq!(
+                parse(&email_with_part(headers, &base64(b"x"))).unwrap().csv,
+                None,
+                "{headers}"
+            );
+        }
+    }
+
+    #[test]
+    fn windows_1252_and_utf16_files_are_decoded() {
+        let cp1252 = b"uid;E-mail;Name\r\nev1;zoe@example.com;Zo\xEB M\xFCller\r\n";
+        let headers = "Content-Type: application/vnd.ms-excel; name=\"a.csv\"\r\nContent-Transfer-Encoding: base64";
+        let text = parse(&email_with_part(headers, &base64(cp1252)))
+            .unwrap()
+            .csv
+            .unwrap()
+            .text;
+        assert!(text.ends_with("Zoë Müller\r\n"), "{text}");
+
+        let headers = "Content-Type: text/csv\r\nContent-Transfer-Encoding: base64";
+        let text = parse(&email_with_part(headers, &base64(cp1252)))
+            .unwrap()
+            .csv
+            .unwrap()
+            .text;
+        assert!(
+            text.ends_with("Zoë Müller\r\n"),
+            "text/csv without charset: {text}"
+        );
+
+        let mut utf16 = vec![0xFF, 0xFE];
+        for unit in "uid,email\r\nev1,é@example.com\r\n".encode_utf16() {
+            utf16.extend_from_slice(&unit.to_le_bytes());
+        }
+        let headers = "Content-Type: application/octet-stream; name=\"u.csv\"\r\nContent-Transfer-Encoding: base64";
+        let text = parse(&email_with_part(headers, &base64(&utf16)))
+            .unwrap()
+            .csv
+            .unwrap()
+            .text;
+        assert_eq!(text, "uid,email\r\nev1,é@example.com\r\n");
+    }
+
+    #[test]
+    fn csv_inside_a_forwarded_message_is_found() {
+        let inner = "From: someone@example.com\r\nSubject: list\r\nMIME-Version: 1.0\r\n\
+                     Content-Type: multipart/mixed; boundary=\"i\"\r\n\r\n--i\r\nContent-Type: text/csv\r\n\r\n\
+                     uid,email\r\nev1,a@example.com\r\n--i--\r\n";
+        let email = parse(&email_with_part(
+            "Content-Type: message/rfc822",
+            inner.as_bytes(),
+        ))
+        .unwrap();
+        assert_eq!(
+            email.sender.as_str(),
+            "org@example.com",
+            "the forwarder is the sender"
+        );
+        assert_eq!(email.csv.unwrap().text, "uid,email\r\nev1,a@example.com");
     }
 
     #[test]

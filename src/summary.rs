@@ -125,13 +125,13 @@ fn format_help(problem: &str) -> Summary {
     let example = format!("{EXPECTED_HEADER}\nyour-event-uid,jane@example.com,Jane Doe\n");
     let text = format!(
         "Your bulk invite request could not be processed: {problem}.\n\n\
-         Attach a CSV file (text/csv) whose first line is the header\n\
+         Attach a CSV file (comma, semicolon or tab separated) whose first line is the header\n\
          {EXPECTED_HEADER}\nand one attendee per line, for example:\n\n{example}\n\
          uid is the event's uid, email the attendee's address; name is optional.\n"
     );
     let html = format!(
         "<html><body><p>Your bulk invite request could not be processed: {}.</p>\n\
-         <p>Attach a CSV file (text/csv) whose first line is the header \
+         <p>Attach a CSV file (comma, semicolon or tab separated) whose first line is the header \
          <code>{EXPECTED_HEADER}</code> and one attendee per line, for example:</p>\n\
          <pre>{}</pre>\n<p>uid is the event's uid, email the attendee's address; \
          name is optional.</p></body></html>\n",

@@ -460,3 +460,32 @@ async fn object_over_the_size_limit_is_left_unread() {
         "nothing else was called"
     );
 }
+
+#[tokio::test]
+async fn outlook_excel_csv_in_windows_1252_with_semicolons() {
+    let f = fixture_with_event("outlook").await;
+    // What Excel on Windows in a European locale saves and Outlook attaches.
+    let csv: &[u8] = b"UID;E-mail;Name\r\nteam-offsite;zoe@example.com;Zo\xEB M\xFCller\r\nteam-offsite;ana@example.com;\"Pe\xF1a; Ana\"\r\n";
+    let encoded = aws_smithy_types::base64::encode(csv);
+    let raw = format!(
+        "From: \"Org\" <{}>\r\nTo: bulk@calendarsnack.com\r\nSubject: list\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"_002_outlook_\"\r\n\r\n--_002_outlook_\r\n\
+         Content-Type: text/plain; charset=\"iso-8859-1\"\r\n\r\nSee attached.\r\n--_002_outlook_\r\n\
+         Content-Type: application/vnd.ms-excel; name=\"Attendees.csv\"\r\n\
+         Content-Disposition: attachment; filename=\"Attendees.csv\"; size=120\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{encoded}\r\n--_002_outlook_--\r\n",
+        f.sender
+    );
+    let key = "bulk_event_invites_email/outlook";
+    f.put_email(key, raw).await;
+
+    f.invoke(sqs_event(&[s3_event(&f.bucket, key)])).await;
+
+    let mut names: Vec<String> = f
+        .published()
+        .iter()
+        .map(|m| inner(m)["request"]["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Peña; Ana", "Zoë Müller"]);
+}
