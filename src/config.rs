@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::authenticity::Policy;
 use crate::domain::SenderEmail;
 
 /// Region used when neither `REGION` nor `AWS_REGION` is set, as in the original.
@@ -68,6 +69,8 @@ pub struct Config {
     pub limits: Limits,
     /// SDK retry and timeout settings.
     pub sdk: SdkSettings,
+    /// What SES must have verified about a sender (`SENDER_POLICY`: `strict`, the default, or `off`).
+    pub sender_policy: Policy,
 }
 
 /// Limits that keep one request within what the function was measured to handle.
@@ -202,7 +205,16 @@ impl Config {
                 "milliseconds from 100 to 900000",
             )?),
         };
+        let sender_policy = match get("SENDER_POLICY") {
+            None => Policy::Strict,
+            Some(value) => Policy::parse(&value).ok_or(ConfigError::Invalid {
+                name: "SENDER_POLICY",
+                value,
+                expected: "strict or off",
+            })?,
+        };
         Ok(Self {
+            sender_policy,
             region: get("REGION")
                 .or_else(|| get("AWS_REGION"))
                 .unwrap_or_else(|| DEFAULT_REGION.to_string()),

@@ -114,6 +114,11 @@ impl SenderEmail {
     pub fn parse(raw: &str) -> Result<Self, InvalidEmail> {
         normalize_address(raw).map(Self)
     }
+
+    /// The domain part, e.g. `example.com`.
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, domain)| domain)
+    }
 }
 
 /// An attendee address from the CSV, trimmed, lowercased and valid.

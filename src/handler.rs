@@ -9,6 +9,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use tracing::{error, info, warn};
 
 use crate::attendees;
+use crate::authenticity;
 use crate::aws::Aws;
 use crate::config::Config;
 use crate::delivery::{Deadline, Delivery};
@@ -34,6 +35,8 @@ pub struct App {
 pub enum Outcome {
     /// Not a bulk request (the SES setup object): nothing done.
     Ignored,
+    /// SES did not vouch for the sender (spoofed, spam or virus): nothing published, no email.
+    Refused,
     /// The sender is not an authorized bulk sender: nothing published, no email sent.
     Unauthorized,
     /// A redelivery of a request already completed: nothing done.
@@ -164,13 +167,21 @@ pub async fn process_object(
     drop(raw);
     let sender = email.sender;
 
-    // 2. The sender must be an authorized bulk sender; otherwise stay silent.
+    // 2. SES must vouch for the sender (DMARC), or anyone could send lists in their name.
+    if let Err(refusal) =
+        authenticity::check(config.sender_policy, &email.verdicts, sender.domain())
+    {
+        warn!(key = %object.key, %sender, %refusal, verdicts = %email.verdicts, "refused: sender not authenticated");
+        return Ok(Outcome::Refused);
+    }
+
+    // 3. The sender must be an authorized bulk sender; otherwise stay silent.
     if !app.aws.is_bulk_sender(&config.table, &sender).await? {
         warn!(key = %object.key, %sender, "Unauthorized bulk sender");
         return Ok(Outcome::Unauthorized);
     }
 
-    // 3. Take the request's ledger item: a redelivered request is done once.
+    // 4. Take the request's ledger item: a redelivered request is done once.
     let ledger = LedgerKey::for_object(&ObjectRef {
         etag: object.etag.clone().or(etag),
         ..object.clone()
@@ -218,7 +229,7 @@ pub async fn process_object(
     Ok(outcome)
 }
 
-/// Steps 4 to 7, once this invocation holds the request's ledger item.
+/// Steps 5 to 8, once this invocation holds the request's ledger item.
 async fn process_claimed(
     app: &App,
     invocation: &Invocation,
@@ -233,7 +244,7 @@ async fn process_claimed(
             .complete(&config.table, ledger, &invocation.holder, sent, not_sent)
     };
 
-    // 4. Find and read the CSV; tell the sender when there is none to use.
+    // 5. Find and read the CSV; tell the sender when there is none to use.
     let parsed = match csv {
         None => Err(summary::for_missing_csv()),
         Some(csv) => attendees::parse(&csv.text, config.limits.max_rows)
@@ -248,12 +259,12 @@ async fn process_claimed(
         }
     };
 
-    // 5. Look up block records and events, then decide who is invited.
+    // 6. Look up block records and events, then decide who is invited.
     let keys = plan::lookup_keys(&rows.candidates);
     let lookups = app.aws.lookup(&config.table, sender, keys).await?;
     let plan = plan::decide(sender, rows, &lookups);
 
-    // 6. Publish one message per invite, from where an earlier delivery stopped.
+    // 7. Publish one message per invite, from where an earlier delivery stopped.
     let delivery = Delivery {
         aws: &app.aws,
         table: &config.table,
@@ -268,7 +279,7 @@ async fn process_claimed(
         .publish(&plan.invites, &lookups.events, resume)
         .await?;
 
-    // 7. Tell the sender what was sent and what was not, then close the ledger.
+    // 8. Tell the sender what was sent and what was not, then close the ledger.
     let report = plan.into_report(&failures);
     send(app, sender, &summary::for_report(&report)).await?;
     let (sent, not_sent) = (report.sent(), report.not_sent());

@@ -4,6 +4,7 @@ use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{Encoding, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
+use crate::authenticity::{Verdicts, read_verdicts};
 use crate::domain::{InvalidEmail, SenderEmail};
 
 /// What the function needs from an inbound email.
@@ -11,6 +12,8 @@ use crate::domain::{InvalidEmail, SenderEmail};
 pub struct InboundEmail {
     /// The organizer, from `From:`.
     pub sender: SenderEmail,
+    /// SES's spam, virus, SPF, DKIM and DMARC verdicts, from SES's own header block.
+    pub verdicts: Verdicts,
     /// The first CSV file, if any (whatever the client labelled it, also inside a forwarded
     /// message).
     pub csv: Option<CsvAttachment>,
@@ -51,8 +54,13 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, EmailError> {
         .and_then(|addr| addr.address())
         .ok_or(EmailError::NoSender)?;
     let sender = SenderEmail::parse(from)?;
+    let verdicts = read_verdicts(message.headers_raw());
     let csv = find_csv(message);
-    Ok(InboundEmail { sender, csv })
+    Ok(InboundEmail {
+        sender,
+        verdicts,
+        csv,
+    })
 }
 
 /// Content types mail clients give CSV files (Outlook and Excel on Windows say

@@ -346,7 +346,8 @@ async fn email_without_csv_gets_the_expected_format() {
     let f = fixture_with_event("nocsv").await;
     let key = "bulk_event_invites_email/nocsv";
     let raw = format!(
-        "From: {}\r\nTo: bulk@calendarsnack.com\r\nSubject: invites\r\n\r\nI forgot the file.\r\n",
+        "{}From: {}\r\nTo: bulk@calendarsnack.com\r\nSubject: invites\r\n\r\nI forgot the file.\r\n",
+        ses_headers(&f.sender),
         f.sender
     );
     f.put_email(key, raw).await;
@@ -468,12 +469,13 @@ async fn outlook_excel_csv_in_windows_1252_with_semicolons() {
     let csv: &[u8] = b"UID;E-mail;Name\r\nteam-offsite;zoe@example.com;Zo\xEB M\xFCller\r\nteam-offsite;ana@example.com;\"Pe\xF1a; Ana\"\r\n";
     let encoded = aws_smithy_types::base64::encode(csv);
     let raw = format!(
-        "From: \"Org\" <{}>\r\nTo: bulk@calendarsnack.com\r\nSubject: list\r\nMIME-Version: 1.0\r\n\
+        "{}From: \"Org\" <{}>\r\nTo: bulk@calendarsnack.com\r\nSubject: list\r\nMIME-Version: 1.0\r\n\
          Content-Type: multipart/mixed; boundary=\"_002_outlook_\"\r\n\r\n--_002_outlook_\r\n\
          Content-Type: text/plain; charset=\"iso-8859-1\"\r\n\r\nSee attached.\r\n--_002_outlook_\r\n\
          Content-Type: application/vnd.ms-excel; name=\"Attendees.csv\"\r\n\
          Content-Disposition: attachment; filename=\"Attendees.csv\"; size=120\r\n\
          Content-Transfer-Encoding: base64\r\n\r\n{encoded}\r\n--_002_outlook_--\r\n",
+        ses_headers(&f.sender),
         f.sender
     );
     let key = "bulk_event_invites_email/outlook";
@@ -488,4 +490,62 @@ async fn outlook_excel_csv_in_windows_1252_with_semicolons() {
         .collect();
     names.sort();
     assert_eq!(names, ["Peña; Ana", "Zoë Müller"]);
+}
+
+async fn refused(name: &str, ses: impl Fn(&str) -> String) {
+    let f = fixture_with_event(name).await;
+    let key = "bulk_event_invites_email/suspect";
+    f.put_email(
+        key,
+        email_with_csv_and_ses(
+            &ses(&f.sender),
+            &f.sender,
+            b"uid,email\nteam-offsite,ann@example.com\n",
+        ),
+    )
+    .await;
+
+    let response = f.invoke(sqs_event(&[s3_event(&f.bucket, key)])).await;
+
+    assert!(
+        failed_ids(&response).is_empty(),
+        "refused for good, not retried"
+    );
+    assert!(f.published().is_empty(), "nothing published");
+    assert!(f.emails().is_empty(), "no mail to a forged address");
+}
+
+#[tokio::test]
+async fn spoofed_from_failing_dmarc_is_refused() {
+    refused("spoofed", |from| {
+        let domain = from.rsplit('@').next().unwrap().to_string();
+        ses_headers_with(from, "PASS", &format!("dmarc=fail header.from={domain}"))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn forged_authentication_results_below_ses_block_are_ignored() {
+    refused("forged", |from| {
+        let domain = from.rsplit('@').next().unwrap().to_string();
+        format!(
+            "{}Authentication-Results: amazonses.com; dmarc=pass header.from={domain};\r\n",
+            ses_headers_with(from, "PASS", &format!("dmarc=fail header.from={domain}"))
+        )
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn virus_fail_is_refused() {
+    refused("virus", |from| {
+        let domain = from.rsplit('@').next().unwrap().to_string();
+        ses_headers_with(from, "FAIL", &format!("dmarc=pass header.from={domain}"))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn message_not_stored_by_ses_is_refused() {
+    refused("noses", |_| String::new()).await;
 }
