@@ -78,6 +78,35 @@ fn assert_each_published_once_with_one_summary(f: &Fixture, invites: usize) {
     assert_eq!(f.emails().len(), 1, "exactly one summary");
 }
 
+/// Every invite delivered at least once, at most `bound` extra deliveries, and exactly one
+/// summary carrying the whole request's totals.
+fn assert_delivered_with_bounded_duplicates(
+    f: &Fixture,
+    invites: usize,
+    bound: usize,
+    label: &str,
+) {
+    let counts = deliveries(f);
+    assert_eq!(
+        counts.len(),
+        invites,
+        "every invite delivered at least once"
+    );
+    let duplicates: usize = counts.values().map(|n| n - 1).sum();
+    eprintln!("{label}: {duplicates} duplicate deliveries (bound {bound})");
+    assert!(
+        duplicates <= bound,
+        "{duplicates} duplicates, bound {bound}"
+    );
+    let emails = f.emails();
+    assert_eq!(emails.len(), 1, "exactly one summary");
+    let total = format!("Total: {invites} invites sent, 0 not sent.");
+    assert!(
+        bodies(&emails[0]).0.contains(&total),
+        "the summary covers the whole request"
+    );
+}
+
 #[tokio::test]
 async fn redelivery_after_success_publishes_and_mails_nothing() {
     let (f, key) = fixture("again", 30, 20, 4).await;
@@ -162,22 +191,8 @@ async fn crash_midway_then_redelivery_resumes_with_bounded_duplicates() {
     }
     assert!(invoke_until(&f, &key, now_ms() + 60_000).await.is_empty());
 
-    let counts = deliveries(&f);
-    assert_eq!(counts.len(), 300, "every invite delivered");
-    let duplicates: usize = counts.values().map(|n| n - 1).sum();
     let bound = (checkpoint_every + 2 * max_in_flight) * 10;
-    eprintln!("crash and resume: {duplicates} duplicate deliveries (bound {bound})");
-    assert!(
-        duplicates <= bound,
-        "{duplicates} duplicates, bound {bound}"
-    );
-    let emails = f.emails();
-    assert_eq!(emails.len(), 1, "exactly one summary");
-    assert!(
-        bodies(&emails[0])
-            .0
-            .contains("Total: 300 invites sent, 0 not sent.")
-    );
+    assert_delivered_with_bounded_duplicates(&f, 300, bound, "crash and resume");
 }
 
 #[tokio::test]
@@ -244,25 +259,14 @@ async fn ten_percent_of_calls_failing_still_delivers_everything_once_with_one_su
         injected * 100 >= attempts * 4 && injected * 100 <= attempts * 20,
         "about 10% of {attempts} attempts failed: {injected}"
     );
-    let counts = deliveries(&f);
-    assert_eq!(counts.len(), 1000, "every invite delivered at least once");
-    let duplicates: usize = counts.values().map(|n| n - 1).sum();
     // A lost PublishBatch response makes the SDK send those 10 again; a failed delivery resends
     // at most the batches after its last checkpoint and those started beyond the finished prefix.
     let bound = faults.lost_publish_responses * 10
         + failed_deliveries * (checkpoint_every + 2 * max_in_flight) * 10;
-    eprintln!(
-        "fault injection: {attempts} attempts, {duplicates} duplicate deliveries (bound {bound})"
-    );
-    assert!(
-        duplicates <= bound,
-        "{duplicates} duplicates, bound {bound}"
-    );
-    let emails = f.emails();
-    assert_eq!(emails.len(), 1, "exactly one summary");
-    assert!(
-        bodies(&emails[0])
-            .0
-            .contains("Total: 1000 invites sent, 0 not sent.")
+    assert_delivered_with_bounded_duplicates(
+        &f,
+        1000,
+        bound,
+        &format!("fault injection ({attempts} attempts)"),
     );
 }
