@@ -22,6 +22,19 @@ pub struct Candidate {
     pub name: AttendeeName,
 }
 
+impl Candidate {
+    /// This row, not sent for `reason`.
+    pub fn rejected(&self, reason: Reason) -> RejectedRow {
+        RejectedRow {
+            row: self.row,
+            uid: self.uid.to_string(),
+            email: self.email.to_string(),
+            name: self.name.to_string(),
+            reason,
+        }
+    }
+}
+
 /// The rows of one CSV, split into candidates and rows already rejected.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attendees {
@@ -150,6 +163,7 @@ pub fn parse(text: &str, max_rows: usize) -> Result<Attendees, CsvError> {
                 row: lines.line_at(start),
                 uid: String::new(),
                 email: String::new(),
+                name: String::new(),
                 reason: Reason::Unreadable,
             }),
         }
@@ -183,12 +197,7 @@ fn drop_duplicates(attendees: &mut Attendees) {
         let keep = match next.peek() {
             Some(&&(at, first_row)) if at == index => {
                 next.next();
-                rejected.push(RejectedRow {
-                    row: candidate.row,
-                    uid: candidate.uid.to_string(),
-                    email: candidate.email.to_string(),
-                    reason: Reason::Duplicate { first_row },
-                });
+                rejected.push(candidate.rejected(Reason::Duplicate { first_row }));
                 false
             }
             _ => true,
@@ -284,6 +293,7 @@ fn rejected(row: u64, record: &StringRecord, columns: &Columns, reason: Reason) 
         row,
         uid: value(columns.uid).to_lowercase(),
         email: value(columns.email),
+        name: columns.name.map(value).unwrap_or_default(),
         reason,
     }
 }

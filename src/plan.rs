@@ -54,12 +54,9 @@ impl Plan {
         let mut sent = Vec::with_capacity(self.invites.len());
         for (index, invite) in self.invites.iter().enumerate() {
             match failed.get(&index) {
-                Some(code) => rejected.push(RejectedRow {
-                    row: invite.row,
-                    uid: invite.uid.to_string(),
-                    email: invite.email.to_string(),
-                    reason: Reason::PublishFailed(code.to_string()),
-                }),
+                Some(code) => {
+                    rejected.push(invite.rejected(Reason::PublishFailed(code.to_string())))
+                }
                 None => sent.push(invite.uid.as_str()),
             }
         }
@@ -93,12 +90,7 @@ pub fn decide(sender: &SenderEmail, attendees: Attendees, lookups: &Lookups) -> 
         };
         match verdict {
             Ok(()) => plan.invites.push(candidate),
-            Err(reason) => plan.rejected.push(RejectedRow {
-                row: candidate.row,
-                uid: candidate.uid.to_string(),
-                email: candidate.email.to_string(),
-                reason,
-            }),
+            Err(reason) => plan.rejected.push(candidate.rejected(reason)),
         }
     }
     plan

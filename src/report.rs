@@ -62,6 +62,8 @@ pub struct RejectedRow {
     pub uid: String,
     /// The email as written, trimmed.
     pub email: String,
+    /// The name as written, trimmed (so a fixed row can be sent back as is).
+    pub name: String,
     /// Why it was not sent.
     pub reason: Reason,
 }
@@ -121,6 +123,7 @@ mod tests {
             row,
             uid: uid.into(),
             email: "x".into(),
+            name: String::new(),
             reason,
         }
     }

@@ -13,8 +13,13 @@ use crate::report::Report;
 /// Subject of every summary, as the original sends it.
 pub const SUBJECT: &str = "calendarsnack.com Bulk Invite Status";
 
-/// Rejected rows listed in the body; the rest are counted, so the email stays readable.
-pub const MAX_LISTED_ROWS: usize = 100;
+/// Rejected rows listed in the body (about a screenful); past this, every rejected row goes in
+/// an attached [`REJECTED_ROWS_FILE`] as well.
+pub const MAX_LISTED_ROWS: usize = 25;
+
+/// The attached list of rows not sent: the organizer's columns first, so it can be fixed and
+/// sent back as is (the `row` and `reason` columns are ignored on the way back in).
+pub const REJECTED_ROWS_FILE: &str = "rejected-rows.csv";
 
 /// A rendered summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +28,8 @@ pub struct Summary {
     pub text: String,
     /// HTML body, every value from the email escaped.
     pub html: String,
+    /// [`REJECTED_ROWS_FILE`], when there are more rejected rows than the body lists.
+    pub rejected_rows_csv: Option<String>,
 }
 
 fn uid_label(uid: &str) -> &str {
@@ -113,12 +120,44 @@ pub fn for_report(report: &Report) -> Summary {
         html.push_str("</table>\n");
         let unlisted = report.rejected.len().saturating_sub(MAX_LISTED_ROWS);
         if unlisted > 0 {
-            let _ = writeln!(text, "  ... and {unlisted} more rows not sent.");
-            let _ = writeln!(html, "<p>... and {unlisted} more rows not sent.</p>");
+            let all = report.rejected.len();
+            let _ = writeln!(
+                text,
+                "  ... and {unlisted} more rows not sent.\n\n\
+                 All {all} rows not sent are in the attached {REJECTED_ROWS_FILE}: fix them and send the file back as is."
+            );
+            let _ = writeln!(
+                html,
+                "<p>... and {unlisted} more rows not sent.</p>\n<p>All {all} rows not sent are in the attached \
+                 {REJECTED_ROWS_FILE}: fix them and send the file back as is.</p>"
+            );
         }
     }
     html.push_str("</body></html>\n");
-    Summary { text, html }
+    let rejected_rows_csv =
+        (report.rejected.len() > MAX_LISTED_ROWS).then(|| rejected_rows_csv(report));
+    Summary {
+        text,
+        html,
+        rejected_rows_csv,
+    }
+}
+
+/// Every rejected row as CSV: `uid,email,name,row,reason`.
+pub fn rejected_rows_csv(report: &Report) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let _ = writer.write_record(["uid", "email", "name", "row", "reason"]);
+    for row in &report.rejected {
+        let _ = writer.write_record([
+            row.uid.as_str(),
+            row.email.as_str(),
+            row.name.as_str(),
+            &row.row.to_string(),
+            &row.reason.to_string(),
+        ]);
+    }
+    let bytes = writer.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 fn format_help(problem: &str) -> Summary {
@@ -138,7 +177,11 @@ fn format_help(problem: &str) -> Summary {
         escape_html(problem),
         escape_html(&example)
     );
-    Summary { text, html }
+    Summary {
+        text,
+        html,
+        rejected_rows_csv: None,
+    }
 }
 
 /// Summary for an email that carries no CSV attachment.
@@ -157,12 +200,16 @@ pub fn to_mime(summary: &Summary, from: &Mailbox, to: &SenderEmail) -> Vec<u8> {
         Some(name) => (name.as_str(), from.address.as_str()).into(),
         None => from.address.as_str().into(),
     };
-    MessageBuilder::new()
+    let mut message = MessageBuilder::new()
         .from(from)
         .to(to.as_str())
         .subject(SUBJECT)
         .text_body(summary.text.as_str())
-        .html_body(summary.html.as_str())
+        .html_body(summary.html.as_str());
+    if let Some(csv) = &summary.rejected_rows_csv {
+        message = message.attachment("text/csv", REJECTED_ROWS_FILE, csv.as_str());
+    }
+    message
         .write_to_vec()
         .expect("writing to a Vec cannot fail")
 }
@@ -180,12 +227,14 @@ mod tests {
                     row: 4,
                     uid: "ev1".into(),
                     email: "<script>@x".into(),
+                    name: "Evil".into(),
                     reason: Reason::InvalidEmail,
                 },
                 RejectedRow {
                     row: 5,
                     uid: "ev2".into(),
                     email: "b@example.com".into(),
+                    name: "B, Example".into(),
                     reason: Reason::UnknownEvent,
                 },
             ],
@@ -226,12 +275,23 @@ mod tests {
                 row,
                 uid: "e".into(),
                 email: "x".into(),
+                name: String::new(),
                 reason: Reason::Blocked,
             })
             .collect();
         let summary = for_report(&Report::new([], rows));
         assert!(summary.text.contains("... and 7 more rows not sent."));
         assert_eq!(summary.text.matches(": blocked").count(), MAX_LISTED_ROWS);
+        let csv = summary.rejected_rows_csv.expect("all rows attached");
+        assert_eq!(csv.lines().count(), 1 + MAX_LISTED_ROWS + 7);
+        assert!(
+            csv.starts_with("uid,email,name,row,reason\ne,x,,0,blocked\n"),
+            "{csv}"
+        );
+        assert!(
+            for_report(&report()).rejected_rows_csv.is_none(),
+            "short lists are not attached"
+        );
     }
 
     #[test]

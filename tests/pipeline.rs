@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use mail_parser::MimeHeaders;
 use serde_json::json;
 
 const ORG_EVENT: &str = "team-offsite";
@@ -548,4 +549,58 @@ async fn virus_fail_is_refused() {
 #[tokio::test]
 async fn message_not_stored_by_ses_is_refused() {
     refused("noses", |_| String::new()).await;
+}
+
+#[tokio::test]
+async fn long_rejection_lists_come_back_as_an_attached_csv() {
+    let f = fixture_with_event("rejectedcsv").await;
+    let mut csv = String::from("uid,email,name\n");
+    for i in 0..40 {
+        csv.push_str(&format!(
+            "team-offsite,broken{i}.example.com,\"Broken, No. {i}\"\n"
+        ));
+    }
+    csv.push_str("team-offsite,fine@example.com,Fine\n");
+
+    f.run_csv(&csv).await;
+
+    assert_eq!(
+        invited(&f.published()),
+        [("team-offsite".to_string(), "fine@example.com".to_string())]
+    );
+    let emails = f.emails();
+    let attachment = emails[0].attachment(0).expect("rejected-rows.csv attached");
+    assert_eq!(attachment.attachment_name(), Some("rejected-rows.csv"));
+    let text = std::str::from_utf8(attachment.contents())
+        .unwrap()
+        .replace("\r\n", "\n");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(
+        reader.headers().unwrap(),
+        vec!["uid", "email", "name", "row", "reason"]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 40);
+    for (i, row) in rows.iter().enumerate() {
+        let expected = [
+            "team-offsite".to_string(),
+            format!("broken{i}.example.com"),
+            format!("Broken, No. {i}"),
+            (i + 2).to_string(),
+            "invalid email".to_string(),
+        ];
+        assert_eq!(row.iter().collect::<Vec<_>>(), expected, "row {i}");
+    }
+    // The file is a valid request as it stands: fixed and sent back, it would be read as such.
+    let again = bulk_invites::attendees::parse(&text, usize::MAX).expect("a usable CSV");
+    assert_eq!(
+        again.rejected.len(),
+        40,
+        "still unfixed, so still rejected, row by row"
+    );
+    let (body, _) = bodies(&emails[0]);
+    assert!(
+        body.contains("All 40 rows not sent are in the attached rejected-rows.csv"),
+        "{body}"
+    );
 }

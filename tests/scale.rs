@@ -90,14 +90,29 @@ async fn unprocessed_keys_are_fetched_again() {
         batch_gets >= 3,
         "1 block read + at least 2 event reads, got {batch_gets}"
     );
-    let text = bodies(&f.emails()[0]).0;
-    // Every event was found (none is "unknown"); each message is then too large for SNS and is
-    // reported instead of sent.
-    assert!(!text.contains("unknown event"), "{text}");
-    assert_eq!(
-        text.matches("publish failed (message too large)").count(),
-        45,
+    let emails = f.emails();
+    let text = bodies(&emails[0]).0;
+    assert!(
+        text.contains("Total: 0 invites sent, 45 not sent."),
         "{text}"
+    );
+    // Every event was found (none is "unknown"); each message is then too large for SNS and is
+    // reported instead of sent. The full list is in the attached rejected-rows.csv.
+    let rejected = std::str::from_utf8(
+        emails[0]
+            .attachment(0)
+            .expect("rejected-rows.csv")
+            .contents(),
+    )
+    .unwrap()
+    .to_string();
+    assert!(!rejected.contains("unknown event"), "{rejected}");
+    assert_eq!(
+        rejected
+            .matches("publish failed (message too large)")
+            .count(),
+        45,
+        "{rejected}"
     );
     assert!(f.published().is_empty());
 }
