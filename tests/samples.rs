@@ -102,3 +102,58 @@ async fn every_sample_event_deserializes_and_decodes() {
         }
     }
 }
+
+/// One request per common mail client, as SES stores it, processed end to end.
+#[tokio::test]
+async fn every_common_client_s_csv_is_read() {
+    let clients = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clients");
+    for client in [
+        "outlook-desktop",
+        "outlook-web",
+        "gmail",
+        "apple-mail",
+        "thunderbird",
+    ] {
+        let f = Fixture::new(client).await;
+        let organizer = "olivia@example.org";
+        f.put_item(&[
+            ("pk", &format!("organizer#{organizer}")),
+            ("sk", &format!("bulk#{organizer}")),
+        ])
+        .await;
+        f.seed_event("team-offsite", organizer).await;
+        let key = format!("bulk_event_invites_email/{client}");
+        f.put_email(
+            &key,
+            std::fs::read(clients.join(format!("{client}.eml"))).unwrap(),
+        )
+        .await;
+
+        let response = f
+            .invoke(sqs_event(&[sns_wrapped(&s3_event(&f.bucket, &key))]))
+            .await;
+
+        assert!(failed_ids(&response).is_empty(), "{client}");
+        let mut people: Vec<(String, String)> = f
+            .published()
+            .iter()
+            .map(|m| {
+                let request = &inner(m)["request"];
+                (
+                    request["email"].as_str().unwrap().to_string(),
+                    request["name"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        people.sort();
+        assert_eq!(
+            people,
+            [
+                ("ann@example.com".to_string(), "Ann Äbel".to_string()),
+                ("bob@example.com".to_string(), "Smith, Bob".to_string()),
+                ("cleo@example.com".to_string(), "Cléo".to_string()),
+            ],
+            "{client}"
+        );
+    }
+}
