@@ -208,7 +208,16 @@ pub async fn process_object(
         }
         Claim::HeldElsewhere => return Err(ProcessError::HeldElsewhere),
     };
-    let result = process_claimed(app, invocation, &ledger, email.csv, &sender, resume).await;
+    let result = process_claimed(
+        app,
+        invocation,
+        &ledger,
+        &email.attachments,
+        email.csv,
+        &sender,
+        resume,
+    )
+    .await;
     // A retryable stop gives up the lease so the redelivery need not wait for it to run out.
     if result.as_ref().is_err_and(ProcessError::is_retryable)
         && let Err(err) = app
@@ -234,6 +243,7 @@ async fn process_claimed(
     app: &App,
     invocation: &Invocation,
     ledger: &LedgerKey,
+    attachments: &[String],
     csv: Option<inbound::CsvAttachment>,
     sender: &SenderEmail,
     resume: Checkpoint,
@@ -246,7 +256,7 @@ async fn process_claimed(
 
     // 5. Find and read the CSV; tell the sender when there is none to use.
     let parsed = match csv {
-        None => Err(summary::for_missing_csv()),
+        None => Err(summary::for_missing_csv(attachments)),
         Some(csv) => attendees::parse(&csv.text, config.limits.max_rows)
             .map_err(|err| summary::for_csv_error(&err)),
     };

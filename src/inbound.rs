@@ -14,6 +14,8 @@ pub struct InboundEmail {
     pub sender: SenderEmail,
     /// SES's spam, virus, SPF, DKIM and DMARC verdicts, from SES's own header block.
     pub verdicts: Verdicts,
+    /// The attachments found, as `name (type)`, for a summary that says what was there.
+    pub attachments: Vec<String>,
     /// The first CSV file, if any (whatever the client labelled it, also inside a forwarded
     /// message).
     pub csv: Option<CsvAttachment>,
@@ -55,10 +57,12 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, EmailError> {
         .ok_or(EmailError::NoSender)?;
     let sender = SenderEmail::parse(from)?;
     let verdicts = read_verdicts(message.headers_raw());
+    let attachments = describe_attachments(&message);
     let csv = find_csv(message);
     Ok(InboundEmail {
         sender,
         verdicts,
+        attachments,
         csv,
     })
 }
@@ -102,23 +106,39 @@ fn is_csv(part: &MessagePart<'_>) -> bool {
 /// The part is moved out of the parsed message rather than copied: a large request is then held
 /// once as raw bytes and once as text, never more.
 fn find_csv(mut message: Message<'_>) -> Option<CsvAttachment> {
-    for index in 0..message.parts.len() {
-        if is_csv(&message.parts[index]) {
-            let part = message.parts.swap_remove(index);
-            // Part offsets index the whole stored buffer, not `raw_message()`'s slice of it.
-            return Some(take_csv(part, &message.raw_message));
-        }
-        if matches!(message.parts[index].body, PartType::Message(_)) {
-            let part = message.parts.swap_remove(index);
-            if let PartType::Message(inner) = part.body
-                && let Some(csv) = find_csv(inner)
-            {
-                return Some(csv);
-            }
-            return None;
-        }
+    let index = message.parts.iter().position(|part| {
+        is_csv(part) || matches!(&part.body, PartType::Message(inner) if contains_csv(inner))
+    })?;
+    let part = message.parts.swap_remove(index);
+    match part.body {
+        PartType::Message(inner) => find_csv(inner),
+        // Part offsets index the whole stored buffer, not `raw_message()`'s slice of it.
+        body => Some(take_csv(MessagePart { body, ..part }, &message.raw_message)),
     }
-    None
+}
+
+fn contains_csv(message: &Message<'_>) -> bool {
+    message.parts.iter().any(|part| {
+        is_csv(part) || matches!(&part.body, PartType::Message(inner) if contains_csv(inner))
+    })
+}
+
+/// The attachments a message carries, as `name (type/subtype)`, to tell an organizer whose
+/// email had no CSV what was found instead.
+fn describe_attachments(message: &Message<'_>) -> Vec<String> {
+    message
+        .parts
+        .iter()
+        .filter(|part| part.attachment_name().is_some() || matches!(part.body, PartType::Binary(_)))
+        .map(|part| {
+            let kind = part
+                .content_type()
+                .map_or("unknown type".to_string(), |ct| {
+                    format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("?"))
+                });
+            format!("{} ({kind})", part.attachment_name().unwrap_or("unnamed"))
+        })
+        .collect()
 }
 
 fn take_csv(part: MessagePart<'_>, raw_message: &[u8]) -> CsvAttachment {
@@ -268,16 +288,31 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
 
     #[test]
     fn excel_workbooks_and_other_files_are_not_csv() {
-        for headers in [
-            "Content-Type: application/vnd.ms-excel; name=\"list.xls\"\r\nContent-Transfer-Encoding: base64",
-            "Content-Type: application/pdf; name=\"agenda.pdf\"\r\nContent-Transfer-Encoding: base64",
+        for (headers, found) in [
+            (
+                "Content-Type: application/vnd.ms-excel; name=\"list.xls\"\r\nContent-Transfer-Encoding: base64",
+                "list.xls (application/vnd.ms-excel)",
+            ),
+            (
+                "Content-Type: application/pdf; name=\"agenda.pdf\"\r\nContent-Transfer-Encoding: base64",
+                "agenda.pdf (application/pdf)",
+            ),
         ] {
-            assert_eq!(
-                parse(&email_with_part(headers, &base64(b"x"))).unwrap().csv,
-                None,
-                "{headers}"
-            );
+            let email = parse(&email_with_part(headers, &base64(b"x"))).unwrap();
+            assert_eq!(email.csv, None, "{headers}");
+            assert_eq!(email.attachments, [found]);
         }
+    }
+
+    #[test]
+    fn forwarded_message_without_csv_does_not_hide_a_later_csv() {
+        let raw = b"From: org@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+                    --b\r\nContent-Type: message/rfc822\r\n\r\nFrom: x@example.com\r\nSubject: fwd\r\n\r\nno list here\r\n\
+                    --b\r\nContent-Type: text/csv\r\n\r\nuid,email\r\nev1,a@example.com\r\n--b--\r\n";
+        assert_eq!(
+            parse(raw).unwrap().csv.unwrap().text,
+            "uid,email\r\nev1,a@example.com"
+        );
     }
 
     #[test]

@@ -184,9 +184,16 @@ fn format_help(problem: &str) -> Summary {
     }
 }
 
-/// Summary for an email that carries no CSV attachment.
-pub fn for_missing_csv() -> Summary {
-    format_help("the email has no CSV attachment")
+/// Summary for an email that carries no CSV attachment, naming what it did carry.
+pub fn for_missing_csv(found: &[String]) -> Summary {
+    if found.is_empty() {
+        format_help("the email has no CSV attachment")
+    } else {
+        format_help(&format!(
+            "the email has no CSV attachment, only {}",
+            found.join(", ")
+        ))
+    }
 }
 
 /// Summary for a CSV that cannot be used as a whole.
@@ -303,7 +310,13 @@ mod tests {
                 .text
                 .contains("uid,email,name\nyour-event-uid,jane@example.com,Jane Doe")
         );
-        assert!(for_missing_csv().html.contains("has no CSV attachment"));
+        assert!(for_missing_csv(&[]).html.contains("has no CSV attachment"));
+        let found = for_missing_csv(&["agenda.pdf (application/pdf)".into()]);
+        assert!(
+            found
+                .text
+                .contains("has no CSV attachment, only agenda.pdf (application/pdf)")
+        );
     }
 
     #[test]
