@@ -35,7 +35,7 @@ fn request(target_bytes: usize) -> Vec<u8> {
 
 fn parse(raw: &[u8]) -> usize {
     let email = bulk_invites::inbound::parse(raw).expect("an email");
-    let csv = email.csv.expect("a CSV");
+    let csv = email.csvs.first().expect("a CSV");
     let rows = bulk_invites::attendees::parse(&csv.text, usize::MAX).expect("a valid header");
     rows.candidates.len()
 }

@@ -4,7 +4,7 @@ use csv::{ReaderBuilder, StringRecord, Trim};
 use foldhash::{HashMap, HashMapExt};
 
 use crate::domain::{AttendeeEmail, AttendeeName, EventUid, InvalidUid};
-use crate::report::{Reason, RejectedRow};
+use crate::report::{FILE_ROW_BASE, FileOutcome, Reason, RejectedRow};
 
 /// The header the organizer must send; shown in summaries that report a format problem.
 pub const EXPECTED_HEADER: &str = "uid,email,name";
@@ -117,6 +117,46 @@ impl Columns {
 /// and one invite per `(uid, email)` pair. Data rows after the first `max_rows` are reported
 /// as over the limit without being checked.
 pub fn parse(text: &str, max_rows: usize) -> Result<Attendees, CsvError> {
+    parse_file(text, 0, max_rows)
+}
+
+/// Reads every CSV file of a request: rows of file `k` are numbered from `k * FILE_ROW_BASE`,
+/// `max_rows` counts across the files, and a `(uid, email)` pair is sent once across them.
+/// A file that cannot be used is reported in its [`FileOutcome`]; the others still count.
+pub fn parse_files<'a>(
+    files: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    max_rows: usize,
+) -> (Attendees, Vec<FileOutcome>) {
+    let mut all = Attendees::default();
+    let mut outcomes = Vec::new();
+    let mut rows_read = 0;
+    for (index, (text, name)) in files.into_iter().enumerate() {
+        let name = name.map_or_else(|| format!("attachment {}", index + 1), str::to_string);
+        match parse_file(text, index, max_rows.saturating_sub(rows_read)) {
+            Ok(file) => {
+                let rows = file.candidates.len() + file.rejected.len();
+                rows_read += rows;
+                all.candidates.extend(file.candidates);
+                all.rejected.extend(file.rejected);
+                outcomes.push(FileOutcome {
+                    name,
+                    rows,
+                    error: None,
+                });
+            }
+            Err(err) => outcomes.push(FileOutcome {
+                name,
+                rows: 0,
+                error: Some(err.to_string()),
+            }),
+        }
+    }
+    drop_duplicates(&mut all);
+    (all, outcomes)
+}
+
+fn parse_file(text: &str, file_index: usize, max_rows: usize) -> Result<Attendees, CsvError> {
+    let row_base = file_index as u64 * FILE_ROW_BASE;
     let mut reader = ReaderBuilder::new()
         .delimiter(detect_delimiter(text))
         .flexible(true)
@@ -141,7 +181,7 @@ pub fn parse(text: &str, max_rows: usize) -> Result<Attendees, CsvError> {
             Ok(false) => break,
             Ok(true) if record.iter().all(str::is_empty) => continue,
             Ok(true) => {
-                let row = lines.line_at(record.position().map_or(start, |p| p.byte()));
+                let row = row_base + lines.line_at(record.position().map_or(start, |p| p.byte()));
                 data_rows += 1;
                 if data_rows > max_rows {
                     attendees.rejected.push(rejected(
@@ -160,7 +200,7 @@ pub fn parse(text: &str, max_rows: usize) -> Result<Attendees, CsvError> {
                 }
             }
             Err(_) => attendees.rejected.push(RejectedRow {
-                row: lines.line_at(start),
+                row: row_base + lines.line_at(start),
                 uid: String::new(),
                 email: String::new(),
                 name: String::new(),
@@ -304,6 +344,58 @@ mod tests {
 
     fn parse(text: &str) -> Result<Attendees, CsvError> {
         super::parse(text, usize::MAX)
+    }
+
+    #[test]
+    fn several_files_keep_one_order_and_one_invite_per_pair() {
+        let (rows, files) = parse_files(
+            [
+                (
+                    "uid,email\nev1,a@example.com\nev1,b@example.com\n",
+                    Some("one.csv"),
+                ),
+                ("name,address\nX,x@example.com\n", Some("broken.csv")),
+                ("email;uid\nb@example.com;ev1\nc@example.com;ev1\n", None),
+            ],
+            usize::MAX,
+        );
+        let invited: Vec<_> = rows
+            .candidates
+            .iter()
+            .map(|c| (c.row, c.email.as_str()))
+            .collect();
+        assert_eq!(
+            invited,
+            [
+                (2, "a@example.com"),
+                (3, "b@example.com"),
+                (2 * FILE_ROW_BASE + 3, "c@example.com")
+            ]
+        );
+        assert_eq!(
+            reasons(&rows),
+            [(2 * FILE_ROW_BASE + 2, Reason::Duplicate { first_row: 3 })]
+        );
+        assert_eq!(
+            files,
+            [
+                FileOutcome {
+                    name: "one.csv".into(),
+                    rows: 2,
+                    error: None
+                },
+                FileOutcome {
+                    name: "broken.csv".into(),
+                    rows: 0,
+                    error: Some("the CSV header has no uid or email column".into())
+                },
+                FileOutcome {
+                    name: "attachment 3".into(),
+                    rows: 2,
+                    error: None
+                },
+            ]
+        );
     }
 
     #[test]

@@ -213,7 +213,7 @@ pub async fn process_object(
         invocation,
         &ledger,
         &email.attachments,
-        email.csv,
+        email.csvs,
         &sender,
         resume,
     )
@@ -244,7 +244,7 @@ async fn process_claimed(
     invocation: &Invocation,
     ledger: &LedgerKey,
     attachments: &[String],
-    csv: Option<inbound::CsvAttachment>,
+    csvs: Vec<inbound::CsvAttachment>,
     sender: &SenderEmail,
     resume: Checkpoint,
 ) -> Result<Outcome, ProcessError> {
@@ -255,19 +255,24 @@ async fn process_claimed(
     };
 
     // 5. Find and read the CSV; tell the sender when there is none to use.
-    let parsed = match csv {
-        None => Err(summary::for_missing_csv(attachments)),
-        Some(csv) => attendees::parse(&csv.text, config.limits.max_rows)
-            .map_err(|err| summary::for_csv_error(&err)),
-    };
-    let rows = match parsed {
-        Ok(rows) => rows,
-        Err(help) => {
-            send(app, sender, &help).await?;
-            complete(0, 0).await?;
-            return Ok(Outcome::NoUsableCsv);
+    let (rows, files) = attendees::parse_files(
+        csvs.iter()
+            .map(|csv| (csv.text.as_str(), csv.file_name.as_deref())),
+        config.limits.max_rows,
+    );
+    drop(csvs);
+    let help = match files.iter().find_map(|file| file.error.as_ref()) {
+        _ if files.is_empty() => Some(summary::for_missing_csv(attachments)),
+        Some(error) if files.iter().all(|file| file.error.is_some()) => {
+            Some(summary::for_csv_problem(error))
         }
+        _ => None,
     };
+    if let Some(help) = help {
+        send(app, sender, &help).await?;
+        complete(0, 0).await?;
+        return Ok(Outcome::NoUsableCsv);
+    }
 
     // 6. Look up block records and events, then decide who is invited.
     let keys = plan::lookup_keys(&rows.candidates);
@@ -290,7 +295,10 @@ async fn process_claimed(
         .await?;
 
     // 8. Tell the sender what was sent and what was not, then close the ledger.
-    let report = plan.into_report(&failures);
+    let mut report = plan.into_report(&failures);
+    if files.len() > 1 || files.iter().any(|file| file.error.is_some()) {
+        report.files = files;
+    }
     send(app, sender, &summary::for_report(&report)).await?;
     let (sent, not_sent) = (report.sent(), report.not_sent());
     complete(sent, not_sent).await?;

@@ -16,9 +16,9 @@ pub struct InboundEmail {
     pub verdicts: Verdicts,
     /// The attachments found, as `name (type)`, for a summary that says what was there.
     pub attachments: Vec<String>,
-    /// The first CSV file, if any (whatever the client labelled it, also inside a forwarded
+    /// Every CSV file, in order (whatever the client labelled it, also inside a forwarded
     /// message).
-    pub csv: Option<CsvAttachment>,
+    pub csvs: Vec<CsvAttachment>,
 }
 
 /// A CSV file found in the email, transfer-decoded to text.
@@ -58,12 +58,13 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, EmailError> {
     let sender = SenderEmail::parse(from)?;
     let verdicts = read_verdicts(message.headers_raw());
     let attachments = describe_attachments(&message);
-    let csv = find_csv(message);
+    let mut csvs = Vec::new();
+    collect_csvs(message, &mut csvs);
     Ok(InboundEmail {
         sender,
         verdicts,
         attachments,
-        csv,
+        csvs,
     })
 }
 
@@ -101,26 +102,26 @@ fn is_csv(part: &MessagePart<'_>) -> bool {
     })
 }
 
-/// The first CSV part in document order, looking inside forwarded messages too.
+/// Every CSV part in document order, looking inside forwarded messages too.
 ///
-/// The part is moved out of the parsed message rather than copied: a large request is then held
-/// once as raw bytes and once as text, never more.
-fn find_csv(mut message: Message<'_>) -> Option<CsvAttachment> {
-    let index = message.parts.iter().position(|part| {
-        is_csv(part) || matches!(&part.body, PartType::Message(inner) if contains_csv(inner))
-    })?;
-    let part = message.parts.swap_remove(index);
-    match part.body {
-        PartType::Message(inner) => find_csv(inner),
-        // Part offsets index the whole stored buffer, not `raw_message()`'s slice of it.
-        body => Some(take_csv(MessagePart { body, ..part }, &message.raw_message)),
+/// Each part's body is moved out of the parsed message rather than copied: a large request is
+/// then held once as raw bytes and once as text, never more.
+fn collect_csvs(mut message: Message<'_>, found: &mut Vec<CsvAttachment>) {
+    for index in 0..message.parts.len() {
+        let forwarded = matches!(message.parts[index].body, PartType::Message(_));
+        if !forwarded && !is_csv(&message.parts[index]) {
+            continue;
+        }
+        let body = std::mem::replace(
+            &mut message.parts[index].body,
+            PartType::Multipart(Vec::new()),
+        );
+        match body {
+            PartType::Message(inner) => collect_csvs(inner, found),
+            // Part offsets index the whole stored buffer, not `raw_message()`'s slice of it.
+            body => found.push(take_csv(&message.parts[index], body, &message.raw_message)),
+        }
     }
-}
-
-fn contains_csv(message: &Message<'_>) -> bool {
-    message.parts.iter().any(|part| {
-        is_csv(part) || matches!(&part.body, PartType::Message(inner) if contains_csv(inner))
-    })
 }
 
 /// The attachments a message carries, as `name (type/subtype)`, to tell an organizer whose
@@ -141,12 +142,12 @@ fn describe_attachments(message: &Message<'_>) -> Vec<String> {
         .collect()
 }
 
-fn take_csv(part: MessagePart<'_>, raw_message: &[u8]) -> CsvAttachment {
+fn take_csv(part: &MessagePart<'_>, body: PartType<'_>, raw_message: &[u8]) -> CsvAttachment {
     let file_name = part.attachment_name().map(str::to_string);
     let declared_charset = part
         .content_type()
         .is_some_and(|ct| ct.attribute("charset").is_some());
-    let text = match part.body {
+    let text = match body {
         // mail-parser read a text part as UTF-8 when no charset was declared, replacing what was
         // not; Excel on Windows writes Windows-1252, so such a part is decoded again from its
         // transfer-decoded bytes.
@@ -224,7 +225,7 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
     fn sender_is_lowercased_and_csv_is_decoded() {
         let email = parse(CSV_EMAIL.as_bytes()).unwrap();
         assert_eq!(email.sender.as_str(), "org@example.com");
-        let csv = email.csv.unwrap();
+        let csv = email.csvs.into_iter().next().unwrap();
         assert_eq!(csv.file_name.as_deref(), Some("list.csv"));
         assert_eq!(csv.text, "uid,email,name\r\nev1,a@example.com,Ann\r\n");
     }
@@ -232,7 +233,7 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
     #[test]
     fn email_without_csv_has_none() {
         let raw = "From: org@example.com\r\nSubject: hi\r\n\r\nno attachment\r\n";
-        assert_eq!(parse(raw.as_bytes()).unwrap().csv, None);
+        assert_eq!(parse(raw.as_bytes()).unwrap().csvs, vec![]);
     }
 
     #[test]
@@ -279,7 +280,7 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
             ))
             .unwrap();
             assert_eq!(
-                email.csv.map(|c| c.text).as_deref(),
+                email.csvs.first().map(|c| c.text.as_str()),
                 Some("uid,email\r\nev1,a@example.com\r\n"),
                 "{headers}"
             );
@@ -299,7 +300,7 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
             ),
         ] {
             let email = parse(&email_with_part(headers, &base64(b"x"))).unwrap();
-            assert_eq!(email.csv, None, "{headers}");
+            assert_eq!(email.csvs, vec![], "{headers}");
             assert_eq!(email.attachments, [found]);
         }
     }
@@ -310,7 +311,7 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
                     --b\r\nContent-Type: message/rfc822\r\n\r\nFrom: x@example.com\r\nSubject: fwd\r\n\r\nno list here\r\n\
                     --b\r\nContent-Type: text/csv\r\n\r\nuid,email\r\nev1,a@example.com\r\n--b--\r\n";
         assert_eq!(
-            parse(raw).unwrap().csv.unwrap().text,
+            parse(raw).unwrap().csvs.remove(0).text,
             "uid,email\r\nev1,a@example.com"
         );
     }
@@ -321,16 +322,16 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
         let headers = "Content-Type: application/vnd.ms-excel; name=\"a.csv\"\r\nContent-Transfer-Encoding: base64";
         let text = parse(&email_with_part(headers, &base64(cp1252)))
             .unwrap()
-            .csv
-            .unwrap()
+            .csvs
+            .remove(0)
             .text;
         assert!(text.ends_with("Zoë Müller\r\n"), "{text}");
 
         let headers = "Content-Type: text/csv\r\nContent-Transfer-Encoding: base64";
         let text = parse(&email_with_part(headers, &base64(cp1252)))
             .unwrap()
-            .csv
-            .unwrap()
+            .csvs
+            .remove(0)
             .text;
         assert!(
             text.ends_with("Zoë Müller\r\n"),
@@ -344,8 +345,8 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
         let headers = "Content-Type: application/octet-stream; name=\"u.csv\"\r\nContent-Transfer-Encoding: base64";
         let text = parse(&email_with_part(headers, &base64(&utf16)))
             .unwrap()
-            .csv
-            .unwrap()
+            .csvs
+            .remove(0)
             .text;
         assert_eq!(text, "uid,email\r\nev1,é@example.com\r\n");
     }
@@ -365,7 +366,10 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
             "org@example.com",
             "the forwarder is the sender"
         );
-        assert_eq!(email.csv.unwrap().text, "uid,email\r\nev1,a@example.com");
+        assert_eq!(
+            email.csvs.into_iter().next().unwrap().text,
+            "uid,email\r\nev1,a@example.com"
+        );
     }
 
     #[test]
@@ -374,6 +378,6 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
             "\u{FEFF}From: org@example.com\r\nContent-Type: text/csv\r\n\r\n\u{FEFF}uid,email\r\n";
         let email = parse(raw.as_bytes()).unwrap();
         assert_eq!(email.sender.as_str(), "org@example.com");
-        assert_eq!(email.csv.unwrap().text, "uid,email\r\n");
+        assert_eq!(email.csvs.into_iter().next().unwrap().text, "uid,email\r\n");
     }
 }

@@ -77,6 +77,22 @@ pub struct UidTally {
     pub not_sent: usize,
 }
 
+/// Rows of file `k` (0-based, in the order the email carries them) are numbered
+/// `k * FILE_ROW_BASE + line`, so rows of several files keep one order; with one file the row is
+/// the line.
+pub const FILE_ROW_BASE: u64 = 1_000_000_000;
+
+/// What became of one CSV file of the request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileOutcome {
+    /// The file name the client gave it (or `attachment N`).
+    pub name: String,
+    /// Data rows read from it.
+    pub rows: usize,
+    /// Why it could not be used at all, if so.
+    pub error: Option<String>,
+}
+
 /// The outcome of one bulk request, ready to be summarized.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
@@ -84,6 +100,8 @@ pub struct Report {
     pub by_uid: BTreeMap<String, UidTally>,
     /// Every row not sent, in file order.
     pub rejected: Vec<RejectedRow>,
+    /// The CSV files read, when the email carried more than one or one was unusable.
+    pub files: Vec<FileOutcome>,
 }
 
 impl Report {
@@ -100,12 +118,36 @@ impl Report {
             by_uid.entry(row.uid.clone()).or_default().not_sent += 1;
         }
         rejected.sort_by_key(|row| row.row);
-        Self { by_uid, rejected }
+        Self {
+            by_uid,
+            rejected,
+            files: Vec::new(),
+        }
     }
 
     /// Invites queued in all.
     pub fn sent(&self) -> usize {
         self.by_uid.values().map(|t| t.sent).sum()
+    }
+
+    /// How to name a row to the organizer: `row 7`, or `guests.csv row 7` when the request
+    /// had several files.
+    pub fn row_label(&self, row: u64) -> String {
+        let line = row % FILE_ROW_BASE;
+        match self.files.get((row / FILE_ROW_BASE) as usize) {
+            Some(file) if self.files.len() > 1 => format!("{} row {line}", file.name),
+            _ => format!("row {line}"),
+        }
+    }
+
+    /// A reason in plain words, naming rows as [`Report::row_label`] does.
+    pub fn reason_label(&self, reason: &Reason) -> String {
+        match reason {
+            Reason::Duplicate { first_row } => {
+                format!("duplicate of {}", self.row_label(*first_row))
+            }
+            other => other.to_string(),
+        }
     }
 
     /// Rows not sent in all.

@@ -8,7 +8,7 @@ use mail_builder::headers::address::Address;
 use crate::attendees::{CsvError, EXPECTED_HEADER};
 use crate::config::Mailbox;
 use crate::domain::SenderEmail;
-use crate::report::Report;
+use crate::report::{FILE_ROW_BASE, Report};
 
 /// Subject of every summary, as the original sends it.
 pub const SUBJECT: &str = "calendarsnack.com Bulk Invite Status";
@@ -93,6 +93,25 @@ pub fn for_report(report: &Report) -> Summary {
         report.not_sent()
     );
 
+    if !report.files.is_empty() {
+        text.push_str("\nFiles:\n");
+        html.push_str("<p>Files:</p>\n<ul>\n");
+        for file in &report.files {
+            let state = file
+                .error
+                .clone()
+                .unwrap_or_else(|| format!("{} rows", file.rows));
+            let _ = writeln!(text, "  {}: {state}", file.name);
+            let _ = writeln!(
+                html,
+                "<li>{}: {}</li>",
+                escape_html(&file.name),
+                escape_html(&state)
+            );
+        }
+        html.push_str("</ul>\n");
+    }
+
     if !report.rejected.is_empty() {
         text.push_str("\nRows not sent (row number in your file, uid, email: reason):\n");
         html.push_str(
@@ -100,21 +119,20 @@ pub fn for_report(report: &Report) -> Summary {
              <tr><th>Row</th><th>uid</th><th>email</th><th>Reason</th></tr>\n",
         );
         for row in report.rejected.iter().take(MAX_LISTED_ROWS) {
+            let (label, reason) = (report.row_label(row.row), report.reason_label(&row.reason));
             let _ = writeln!(
                 text,
-                "  row {}, {}, {}: {}",
-                row.row,
+                "  {label}, {}, {}: {reason}",
                 uid_label(&row.uid),
-                row.email,
-                row.reason
+                row.email
             );
             let _ = writeln!(
                 html,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                row.row,
+                escape_html(&label),
                 escape_html(uid_label(&row.uid)),
                 escape_html(&row.email),
-                escape_html(&row.reason.to_string())
+                escape_html(&reason)
             );
         }
         html.push_str("</table>\n");
@@ -143,18 +161,29 @@ pub fn for_report(report: &Report) -> Summary {
     }
 }
 
-/// Every rejected row as CSV: `uid,email,name,row,reason`.
+/// Every rejected row as CSV: `uid,email,name,row,reason`, and `file` when the request had
+/// several files (`row` is then the line in that file).
 pub fn rejected_rows_csv(report: &Report) -> String {
+    let several = report.files.len() > 1;
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let _ = writer.write_record(["uid", "email", "name", "row", "reason"]);
+    let mut header = vec!["uid", "email", "name", "row", "reason"];
+    if several {
+        header.push("file");
+    }
+    let _ = writer.write_record(&header);
     for row in &report.rejected {
-        let _ = writer.write_record([
-            row.uid.as_str(),
-            row.email.as_str(),
-            row.name.as_str(),
-            &row.row.to_string(),
-            &row.reason.to_string(),
-        ]);
+        let mut record = vec![
+            row.uid.clone(),
+            row.email.clone(),
+            row.name.clone(),
+            (row.row % FILE_ROW_BASE).to_string(),
+            report.reason_label(&row.reason),
+        ];
+        if several {
+            let file = report.files.get((row.row / FILE_ROW_BASE) as usize);
+            record.push(file.map(|f| f.name.clone()).unwrap_or_default());
+        }
+        let _ = writer.write_record(&record);
     }
     let bytes = writer.into_inner().unwrap_or_default();
     String::from_utf8(bytes).unwrap_or_default()
@@ -198,7 +227,12 @@ pub fn for_missing_csv(found: &[String]) -> Summary {
 
 /// Summary for a CSV that cannot be used as a whole.
 pub fn for_csv_error(error: &CsvError) -> Summary {
-    format_help(&error.to_string())
+    for_csv_problem(&error.to_string())
+}
+
+/// Summary for CSV files none of which can be used, with the (first) problem in words.
+pub fn for_csv_problem(problem: &str) -> Summary {
+    format_help(problem)
 }
 
 /// Renders the summary as a MIME message (multipart/alternative) for SES `SendEmail` raw content.

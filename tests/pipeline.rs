@@ -604,3 +604,49 @@ async fn long_rejection_lists_come_back_as_an_attached_csv() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn every_csv_attachment_is_processed_and_named() {
+    let f = fixture_with_event("twofiles").await;
+    let part = |name: &str, csv: &str| {
+        format!(
+            "--b1\r\nContent-Type: text/csv; name=\"{name}\"\r\nContent-Disposition: attachment; filename=\"{name}\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+            aws_smithy_types::base64::encode(csv.as_bytes())
+        )
+    };
+    let raw = format!(
+        "{}From: {}\r\nTo: bulk@calendarsnack.com\r\nSubject: two lists\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n{}{}{}--b1--\r\n",
+        ses_headers(&f.sender),
+        f.sender,
+        part(
+            "team.csv",
+            "uid,email\r\nteam-offsite,ann@example.com\r\nteam-offsite,bob@example.com\r\n"
+        ),
+        part(
+            "partners.csv",
+            "uid;email\r\nteam-offsite;bob@example.com\r\nteam-offsite;not-an-email\r\nteam-offsite;cy@example.com\r\n"
+        ),
+        part("notes.csv", "who,where\r\nx,y\r\n"),
+    );
+    let key = "bulk_event_invites_email/two-files";
+    f.put_email(key, raw).await;
+
+    f.invoke(sqs_event(&[s3_event(&f.bucket, key)])).await;
+
+    let expected: Vec<(String, String)> = ["ann@example.com", "bob@example.com", "cy@example.com"]
+        .iter()
+        .map(|e| ("team-offsite".to_string(), e.to_string()))
+        .collect();
+    assert_eq!(invited(&f.published()), expected, "both files, bob once");
+    let text = summary_text(&f);
+    for line in [
+        "Files:\n  team.csv: 2 rows\n  partners.csv: 3 rows\n  notes.csv: the CSV header has no uid or email column\n",
+        "  partners.csv row 2, team-offsite, bob@example.com: duplicate of team.csv row 3\n",
+        "  partners.csv row 3, team-offsite, not-an-email: invalid email\n",
+        "Total: 3 invites sent, 2 not sent.",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+}

@@ -62,7 +62,7 @@ proptest! {
     #[test]
     fn any_bytes_as_an_email_never_panic(raw in any::<Vec<u8>>()) {
         if let Ok(email) = inbound::parse(&raw)
-            && let Some(csv) = email.csv
+            && let Some(csv) = email.csvs.first()
         {
             check_rows(&csv.text);
         }
@@ -76,7 +76,7 @@ proptest! {
     #[test]
     fn csv_survives_the_trip_through_an_email(text in csv_text()) {
         let email = inbound::parse(&email_around(&text)).expect("a well-formed email");
-        let csv = email.csv.expect("the attachment is found");
+        let csv = email.csvs.first().expect("the attachment is found");
         prop_assert_eq!(csv.text.as_str(), text.strip_prefix('\u{FEFF}').unwrap_or(&text));
         check_rows(&csv.text);
     }

@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|raw: &[u8]| {
     if let Ok(email) = bulk_invites::inbound::parse(raw)
-        && let Some(csv) = email.csv
+        && let Some(csv) = email.csvs.first()
         && let Ok(rows) = bulk_invites::attendees::parse(&csv.text, 1_000)
     {
         let mut seen = std::collections::HashSet::new();
