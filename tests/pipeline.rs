@@ -650,3 +650,64 @@ async fn every_csv_attachment_is_processed_and_named() {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn tab_utf16_and_forwarded_files_go_end_to_end() {
+    let f = fixture_with_event("formats").await;
+    let attach = |headers: &str, body: &[u8]| {
+        let mut raw = format!(
+            "{}From: {}\r\nTo: bulk@calendarsnack.com\r\nSubject: list\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n{headers}\r\n\r\n",
+            ses_headers(&f.sender),
+            f.sender
+        )
+        .into_bytes();
+        raw.extend_from_slice(body);
+        raw.extend_from_slice(b"\r\n--b1--\r\n");
+        raw
+    };
+    let mut utf16 = vec![0xFF, 0xFE];
+    for unit in "uid,email,name\r\nteam-offsite,utf16@example.com,Zoë\r\n".encode_utf16() {
+        utf16.extend_from_slice(&unit.to_le_bytes());
+    }
+    let forwarded = "From: colleague@example.com\r\nSubject: the list\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"in\"\r\n\r\n--in\r\nContent-Type: text/csv; charset=utf-8\r\n\r\n\
+         uid,email,name\r\nteam-offsite,forwarded@example.com,Fwd\r\n--in--\r\n";
+    let requests = [
+        (
+            "tab",
+            attach(
+                "Content-Type: text/tab-separated-values; name=\"list.csv\"",
+                b"UID\tE-mail Address\tName\r\nteam-offsite\ttab@example.com\tTab, Person\r\n",
+            ),
+            ("tab@example.com", "Tab, Person"),
+        ),
+        (
+            "utf16",
+            attach(
+                "Content-Type: application/octet-stream; name=\"u.csv\"\r\nContent-Transfer-Encoding: base64",
+                aws_smithy_types::base64::encode(&utf16).as_bytes(),
+            ),
+            ("utf16@example.com", "Zoë"),
+        ),
+        (
+            "forwarded",
+            attach("Content-Type: message/rfc822", forwarded.as_bytes()),
+            ("forwarded@example.com", "Fwd"),
+        ),
+    ];
+    for (name, raw, (email, person)) in requests {
+        let key = format!("bulk_event_invites_email/{name}");
+        f.put_email(&key, raw).await;
+        let before = f.published().len();
+        f.invoke(sqs_event(&[s3_event(&f.bucket, &key)])).await;
+        let published = f.published();
+        assert_eq!(published.len(), before + 1, "{name}");
+        let request = &inner(published.last().unwrap())["request"];
+        assert_eq!(
+            (request["email"].as_str(), request["name"].as_str()),
+            (Some(email), Some(person)),
+            "{name}"
+        );
+    }
+}
