@@ -3,6 +3,7 @@
 //! [`process_object`] reads top to bottom like the steps of the original function.
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{Context, LambdaEvent};
@@ -120,12 +121,13 @@ async fn handle_record(
 }
 
 /// The invocation a record is processed in: who holds the ledger, and until when.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Invocation {
-    /// Ledger holder id: the Lambda request id, made unique per attempt.
+    /// Ledger holder id: the Lambda request id, made unique per attempt and per claim.
     pub holder: String,
     /// The Lambda deadline.
     pub deadline: Deadline,
+    claims: AtomicU64,
 }
 
 impl Invocation {
@@ -137,6 +139,20 @@ impl Invocation {
         Self {
             holder: format!("{}/{nanos}", context.request_id),
             deadline: Deadline::from_epoch_ms(context.deadline),
+            claims: AtomicU64::new(0),
+        }
+    }
+
+    /// The same invocation with a holder id of its own for one claim.
+    ///
+    /// Records of one batch run concurrently; if two of them named the same stored email and
+    /// shared a holder id, the claim's "our own retry" clause would let both in.
+    pub fn for_claim(&self) -> Self {
+        let n = self.claims.fetch_add(1, Ordering::Relaxed);
+        Self {
+            holder: format!("{}/{n}", self.holder),
+            deadline: self.deadline,
+            claims: AtomicU64::new(0),
         }
     }
 }
@@ -189,6 +205,7 @@ pub async fn process_object(
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
+    let invocation = &invocation.for_claim();
     let lease_until = invocation.deadline.epoch_ms_or(LEASE_WITHOUT_DEADLINE);
     let resume = match app
         .aws
@@ -311,4 +328,18 @@ async fn send(app: &App, sender: &SenderEmail, summary: &Summary) -> Result<(), 
         .send_summary(&app.config.system_email, sender, mime)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_claim_gets_its_own_holder() {
+        let invocation = Invocation::from_context(&Context::default());
+        let (a, b) = (invocation.for_claim(), invocation.for_claim());
+        assert_ne!(a.holder, b.holder);
+        assert!(a.holder.starts_with(&invocation.holder));
+        assert_eq!(a.deadline, invocation.deadline);
+    }
 }
