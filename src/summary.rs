@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address;
 
-use crate::attendees::{CsvError, EXPECTED_HEADER};
+use crate::attendees::EXPECTED_HEADER;
 use crate::config::Mailbox;
 use crate::domain::SenderEmail;
 use crate::report::{FILE_ROW_BASE, Report};
@@ -225,11 +225,6 @@ pub fn for_missing_csv(found: &[String]) -> Summary {
     }
 }
 
-/// Summary for a CSV that cannot be used as a whole.
-pub fn for_csv_error(error: &CsvError) -> Summary {
-    for_csv_problem(&error.to_string())
-}
-
 /// Summary for CSV files none of which can be used, with the (first) problem in words.
 pub fn for_csv_problem(problem: &str) -> Summary {
     format_help(problem)
@@ -337,7 +332,8 @@ mod tests {
 
     #[test]
     fn help_shows_the_expected_format() {
-        let summary = for_csv_error(&CsvError::MissingColumns(vec!["uid"]));
+        let summary =
+            for_csv_problem(&crate::attendees::CsvError::MissingColumns(vec!["uid"]).to_string());
         assert!(summary.text.contains("the CSV header has no uid column"));
         assert!(
             summary
