@@ -7,14 +7,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/setup.sh
 cargo build --release --locked
-state=.tmp/bench
-mkdir -p "$state"
-trap 'scripts/moto.sh stop "$state"' EXIT
-export MOTO_RECORDER_FILEPATH="$root/$state/recording.jsonl"
-url=$(scripts/moto.sh start "$state")
-echo "moto server at $url (recording to $MOTO_RECORDER_FILEPATH)"
-AWS_ENDPOINT_URL=$url AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
-  .venv/bin/python scripts/bench.py "$@"
+mkdir -p .tmp/bench
+export MOTO_RECORDER_FILEPATH="$root/.tmp/bench/recording.jsonl"
+echo "moto records requests to $MOTO_RECORDER_FILEPATH"
+scripts/moto.sh run .tmp/bench .venv/bin/python scripts/bench.py "$@"
 if [ "${SKIP_CARGO_BENCH:-}" != 1 ]; then
   cargo bench --locked --bench parse
 fi

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts or stops a moto server on a free loopback port.
-#   scripts/moto.sh start DIR   -> starts it, writes DIR/moto.pid and DIR/moto.url, prints the URL
+#   scripts/moto.sh start DIR        -> starts it, writes DIR/moto.pid and DIR/moto.url, prints the URL
 #   scripts/moto.sh stop DIR
+#   scripts/moto.sh run DIR CMD...   -> runs CMD against a fresh server (AWS_ENDPOINT_URL and
+#                                       dummy credentials set), then stops it, whatever CMD did
 set -euo pipefail
 cmd=${1:?start or stop}
 dir=${2:?state directory}
@@ -30,8 +32,17 @@ case "$cmd" in
       rm -f "$dir/moto.pid" "$dir/moto.url"
     fi
     ;;
+  run)
+    shift 2
+    trap '"$0" stop "$dir"' EXIT
+    url=$("$0" start "$dir")
+    echo "moto server at $url"
+    export AWS_ENDPOINT_URL=$url AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-west-2
+    unset AWS_PROFILE AWS_SESSION_TOKEN
+    "$@"
+    ;;
   *)
-    echo "usage: $0 start|stop DIR" >&2
+    echo "usage: $0 start|stop DIR | run DIR CMD..." >&2
     exit 2
     ;;
 esac
