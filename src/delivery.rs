@@ -141,9 +141,17 @@ impl Delivery<'_> {
                 Ok(batch_failures) => {
                     failures.extend(batch_failures);
                     progress.finish(id);
-                    if progress.finished_prefix() >= saved_prefix + self.limits.checkpoint_every {
-                        self.checkpoint(invites, &progress, &failures).await?;
-                        saved_prefix = progress.finished_prefix();
+                    if stop.is_none()
+                        && progress.finished_prefix() >= saved_prefix + self.limits.checkpoint_every
+                    {
+                        // A failed checkpoint stops new batches but lets those in flight finish,
+                        // so the stop path below can still record them.
+                        match self.checkpoint(invites, &progress, &failures).await {
+                            Ok(()) => saved_prefix = progress.finished_prefix(),
+                            Err(err) => {
+                                stop = Some(err);
+                            }
+                        }
                     }
                 }
                 Err(err) => {
