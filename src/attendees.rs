@@ -287,20 +287,28 @@ impl<'a> LineCounter<'a> {
             .unwrap_or(usize::MAX)
             .min(self.text.len());
         if target > self.offset {
-            let newlines = memchr::memchr_iter(b'\n', &self.text[self.offset..target]).count();
-            self.line += newlines as u64;
+            let breaks = memchr::memchr2_iter(b'\n', b'\r', &self.text[self.offset..target])
+                .filter(|&at| self.ends_line(self.offset + at))
+                .count();
+            self.line += breaks as u64;
             self.offset = target;
         }
         // A record's reported start can sit before the blank lines the reader skipped.
-        while let Some(&b) = self
-            .text
-            .get(self.offset)
-            .filter(|b| matches!(b, b'\r' | b'\n'))
-        {
-            self.line += u64::from(b == b'\n');
+        while matches!(self.text.get(self.offset), Some(b'\r' | b'\n')) {
+            self.line += u64::from(self.ends_line(self.offset));
             self.offset += 1;
         }
         self.line
+    }
+
+    /// Whether the byte at `at` ends a line: `\n`, or a `\r` not followed by `\n` (the csv
+    /// reader, like old Mac exports, takes a lone CR as a line end; CRLF counts once).
+    fn ends_line(&self, at: usize) -> bool {
+        match self.text[at] {
+            b'\n' => true,
+            b'\r' => self.text.get(at + 1) != Some(&b'\n'),
+            _ => false,
+        }
     }
 }
 
@@ -490,6 +498,16 @@ ev1,bad
     fn name_column_is_optional() {
         let got = parse("email,uid\nann@example.com,ev1\n").unwrap();
         assert_eq!(got.candidates[0].name.as_str(), "customer");
+    }
+
+    #[test]
+    fn lone_cr_line_ends_number_rows_like_an_editor() {
+        // Classic Mac exports end lines with a bare CR; the csv reader splits on it too.
+        let got = parse("uid,email\rev1,a@example.com\r\rev1,b@example.com\rbad\r").unwrap();
+        let rows: Vec<u64> = got.candidates.iter().map(|c| c.row).collect();
+        assert_eq!(rows, [2, 4]);
+        assert_eq!(got.rejected.len(), 1);
+        assert_eq!(got.rejected[0].row, 5);
     }
 
     #[test]
