@@ -1,9 +1,12 @@
 //! The attendee CSV: reading rows and applying the per-row rules.
 
-use csv::{ReaderBuilder, StringRecord, Trim};
-use foldhash::{HashMap, HashMapExt};
+use std::hash::BuildHasher;
+
+use foldhash::HashMap;
+use hashbrown::hash_table::{Entry, HashTable};
 
 use crate::domain::{AttendeeEmail, AttendeeName, EventUid, InvalidUid};
+use crate::records::{Record, Records};
 use crate::report::{FILE_ROW_BASE, FileOutcome, Reason, RejectedRow};
 
 /// The header the organizer must send; shown in summaries that report a format problem.
@@ -95,7 +98,7 @@ fn column_name(header: &str) -> String {
 }
 
 impl Columns {
-    fn find(header: &StringRecord) -> Result<Self, CsvError> {
+    fn find(header: &Record<'_>) -> Result<Self, CsvError> {
         let names: Vec<String> = header.iter().map(column_name).collect();
         let position = |wanted: &str| names.iter().position(|name| name == wanted);
         let (uid, email, name) = (position("uid"), position("email"), position("name"));
@@ -117,7 +120,9 @@ impl Columns {
 /// and one invite per `(uid, email)` pair. Data rows after the first `max_rows` are reported
 /// as over the limit without being checked.
 pub fn parse(text: &str, max_rows: usize) -> Result<Attendees, CsvError> {
-    parse_file(text, 0, max_rows)
+    let mut attendees = parse_file(text, 0, max_rows)?;
+    drop_duplicates(&mut attendees);
+    Ok(attendees)
 }
 
 /// Reads every CSV file of a request: rows of file `k` are numbered from `k * FILE_ROW_BASE`,
@@ -157,72 +162,68 @@ pub fn parse_files<'a>(
 
 fn parse_file(text: &str, file_index: usize, max_rows: usize) -> Result<Attendees, CsvError> {
     let row_base = file_index as u64 * FILE_ROW_BASE;
-    let mut reader = ReaderBuilder::new()
-        .delimiter(detect_delimiter(text))
-        .flexible(true)
-        .trim(Trim::All)
-        .from_reader(text.as_bytes());
-    let header = reader.headers().map_err(|_| CsvError::Empty)?.clone();
-    if header.iter().all(str::is_empty) {
-        return Err(CsvError::Empty);
-    }
-    let columns = Columns::find(&header)?;
+    let mut records = Records::new(text, detect_delimiter(text));
+    let columns = match records.next_record() {
+        Some((_, header)) if !header.is_blank() => Columns::find(&header)?,
+        _ => return Err(CsvError::Empty),
+    };
 
     let mut attendees = Attendees::default();
     let mut uids = UidInterner::default();
-    let mut record = StringRecord::new();
-    // The reader's own line count skips blank lines; the organizer's editor does not, so row
-    // numbers come from counting newlines up to each record's first byte.
+    // The parser skips blank lines; the organizer's editor does not, so row numbers come from
+    // counting line ends up to each record's first byte.
     let mut lines = LineCounter::new(text);
     let mut data_rows = 0usize;
-    loop {
-        let start = reader.position().byte();
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) if record.iter().all(str::is_empty) => continue,
-            Ok(true) => {
-                let row = row_base + lines.line_at(record.position().map_or(start, |p| p.byte()));
-                data_rows += 1;
-                if data_rows > max_rows {
-                    attendees.rejected.push(rejected(
-                        row,
-                        &record,
-                        &columns,
-                        Reason::OverLimit { max_rows },
-                    ));
-                    continue;
-                }
-                match check_row(row, &record, &columns, &mut uids) {
-                    Ok(candidate) => attendees.candidates.push(candidate),
-                    Err(reason) => attendees
-                        .rejected
-                        .push(rejected(row, &record, &columns, reason)),
-                }
-            }
-            Err(_) => attendees.rejected.push(RejectedRow {
-                row: row_base + lines.line_at(start),
+    while let Some((start, record)) = records.next_record() {
+        let row = row_base + lines.line_at(start);
+        if !record.is_readable() {
+            attendees.rejected.push(RejectedRow {
+                row,
                 uid: String::new(),
                 email: String::new(),
                 name: String::new(),
                 reason: Reason::Unreadable,
-            }),
+            });
+            continue;
+        }
+        if record.is_blank() {
+            continue;
+        }
+        data_rows += 1;
+        let outcome = if data_rows > max_rows {
+            Err(Reason::OverLimit { max_rows })
+        } else {
+            check_row(row, &record, &columns, &mut uids)
+        };
+        match outcome {
+            Ok(candidate) => attendees.candidates.push(candidate),
+            Err(reason) => attendees
+                .rejected
+                .push(rejected(row, &record, &columns, reason)),
         }
     }
-    drop_duplicates(&mut attendees);
     Ok(attendees)
+}
+
+fn pair(candidate: &Candidate) -> (&str, &str) {
+    (candidate.uid.as_str(), candidate.email.as_str())
 }
 
 /// Keeps the first row of each `(uid, email)` pair and reports the later ones as duplicates.
 fn drop_duplicates(attendees: &mut Attendees) {
-    let mut first_seen: HashMap<(&str, &str), u64> =
-        HashMap::with_capacity(attendees.candidates.len());
+    // A table of candidate indexes rather than a map of string keys: a word per entry keeps a
+    // 100,000-row request's table small enough to stay in cache.
+    let candidates = &attendees.candidates;
+    let hasher = foldhash::fast::RandomState::default();
+    let hash = |index: &usize| hasher.hash_one(pair(&candidates[*index]));
+    let mut first_seen: HashTable<usize> = HashTable::with_capacity(candidates.len());
     let mut duplicates: Vec<(usize, u64)> = Vec::new();
-    for (index, candidate) in attendees.candidates.iter().enumerate() {
-        let key = (candidate.uid.as_str(), candidate.email.as_str());
-        match first_seen.get(&key) {
-            Some(&first_row) => duplicates.push((index, first_row)),
-            None => {
-                first_seen.insert(key, candidate.row);
+    for (index, candidate) in candidates.iter().enumerate() {
+        let same_pair = |seen: &usize| pair(&candidates[*seen]) == pair(candidate);
+        match first_seen.entry(hash(&index), same_pair, hash) {
+            Entry::Occupied(seen) => duplicates.push((index, candidates[*seen.get()].row)),
+            Entry::Vacant(slot) => {
+                slot.insert(index);
             }
         }
     }
@@ -282,10 +283,8 @@ impl<'a> LineCounter<'a> {
         }
     }
 
-    fn line_at(&mut self, byte: u64) -> u64 {
-        let target = usize::try_from(byte)
-            .unwrap_or(usize::MAX)
-            .min(self.text.len());
+    fn line_at(&mut self, byte: usize) -> u64 {
+        let target = byte.min(self.text.len());
         if target > self.offset {
             let breaks = memchr::memchr2_iter(b'\n', b'\r', &self.text[self.offset..target])
                 .filter(|&at| self.ends_line(self.offset + at))
@@ -314,7 +313,7 @@ impl<'a> LineCounter<'a> {
 
 fn check_row(
     row: u64,
-    record: &StringRecord,
+    record: &Record<'_>,
     columns: &Columns,
     uids: &mut UidInterner,
 ) -> Result<Candidate, Reason> {
@@ -335,7 +334,7 @@ fn check_row(
     })
 }
 
-fn rejected(row: u64, record: &StringRecord, columns: &Columns, reason: Reason) -> RejectedRow {
+fn rejected(row: u64, record: &Record<'_>, columns: &Columns, reason: Reason) -> RejectedRow {
     let value = |at: usize| record.get(at).unwrap_or("").to_string();
     RejectedRow {
         row,

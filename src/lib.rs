@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod notification;
 pub mod plan;
+pub mod records;
 pub mod report;
 pub mod summary;
 pub mod telemetry;

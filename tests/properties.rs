@@ -2,6 +2,7 @@
 
 use bulk_invites::attendees::{self, CsvError};
 use bulk_invites::domain::AttendeeEmail;
+use bulk_invites::records::Records;
 use bulk_invites::{inbound, notification};
 use proptest::prelude::*;
 
@@ -71,6 +72,25 @@ proptest! {
     #[test]
     fn any_csv_text_gets_one_outcome_per_row(text in csv_text()) {
         check_rows(&text);
+    }
+
+    #[test]
+    fn records_read_as_the_csv_crate_reads_them(text in csv_text(), delimiter in prop::sample::select(vec![b',', b';', b'\t'])) {
+        let mut ours = Vec::new();
+        let mut records = Records::new(&text, delimiter);
+        while let Some((_, record)) = records.next_record() {
+            ours.push(record.iter().map(str::to_string).collect::<Vec<_>>());
+        }
+        let theirs: Vec<Vec<String>> = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes())
+            .records()
+            .map(|record| record.unwrap().iter().map(str::to_string).collect())
+            .collect();
+        prop_assert_eq!(ours, theirs);
     }
 
     #[test]
