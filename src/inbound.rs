@@ -5,6 +5,8 @@ use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{Encoding, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
 use crate::authenticity::{Verdicts, read_verdicts};
+
+mod fast_path;
 use crate::domain::{InvalidEmail, SenderEmail};
 
 /// What the function needs from an inbound email.
@@ -14,7 +16,8 @@ pub struct InboundEmail {
     pub sender: SenderEmail,
     /// SES's spam, virus, SPF, DKIM and DMARC verdicts, from SES's own header block.
     pub verdicts: Verdicts,
-    /// The attachments found, as `name (type)`, for a summary that says what was there.
+    /// When the email has no CSV, the attachments it has instead, as `name (type)`, for a
+    /// summary that says what was there; empty when a CSV was found.
     pub attachments: Vec<String>,
     /// Every CSV file, in order (whatever the client labelled it, also inside a forwarded
     /// message).
@@ -47,15 +50,18 @@ pub enum EmailError {
 /// Parses a raw RFC 5322 message as SES stores it.
 pub fn parse(raw: &[u8]) -> Result<InboundEmail, EmailError> {
     let raw = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
+    if let Some(email) = fast_path::parse(raw) {
+        return email;
+    }
+    full_parse(raw)
+}
+
+/// Parses the whole message with mail-parser: every structure, encoding and charset.
+fn full_parse(raw: &[u8]) -> Result<InboundEmail, EmailError> {
     let message = MessageParser::default()
         .parse(raw)
         .ok_or(EmailError::NotAnEmail)?;
-    let from = message
-        .from()
-        .and_then(|from| from.first())
-        .and_then(|addr| addr.address())
-        .ok_or(EmailError::NoSender)?;
-    let sender = SenderEmail::parse(from)?;
+    let sender = sender_of(&message)?;
     let verdicts = read_verdicts(message.headers_raw());
     let attachments = describe_attachments(&message);
     let mut csvs = Vec::new();
@@ -63,9 +69,23 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, EmailError> {
     Ok(InboundEmail {
         sender,
         verdicts,
-        attachments,
+        attachments: if csvs.is_empty() {
+            attachments
+        } else {
+            Vec::new()
+        },
         csvs,
     })
+}
+
+/// The organizer: the first address of `From:`.
+fn sender_of(message: &Message<'_>) -> Result<SenderEmail, EmailError> {
+    let from = message
+        .from()
+        .and_then(|from| from.first())
+        .and_then(|addr| addr.address())
+        .ok_or(EmailError::NoSender)?;
+    Ok(SenderEmail::parse(from)?)
 }
 
 /// Content types mail clients give CSV files (Outlook and Excel on Windows say
