@@ -5,9 +5,9 @@ use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{Encoding, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
 use crate::authenticity::{Verdicts, read_verdicts};
+use crate::domain::{InvalidEmail, SenderEmail};
 
 mod fast_path;
-use crate::domain::{InvalidEmail, SenderEmail};
 
 /// What the function needs from an inbound email.
 #[derive(Debug, Clone, PartialEq, Eq)]
