@@ -7,9 +7,9 @@
 //!
 //! It is deliberately narrow: anything it is not sure of (forwarded messages, multiparts nested
 //! more than four deep, quoted-printable, a declared charset other than valid UTF-8, a boundary
-//! string where no boundary line is, base64 that is not canonical, no CSV at all) returns `None`, and the caller parses the whole
-//! message with mail-parser. A property test checks that when it answers, the answer is the
-//! one mail-parser's full parse gives.
+//! string where no boundary line is, base64 that is not canonical, no CSV at all) returns
+//! `None`, and the caller parses the whole message with mail-parser. A property test checks
+//! that when it answers, the answer is the one mail-parser's full parse gives.
 
 use mail_parser::{MessageParser, MimeHeaders};
 
