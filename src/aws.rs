@@ -18,7 +18,7 @@ use crate::batches::Entry;
 use crate::config::Mailbox;
 use crate::contract::EventRecord;
 use crate::domain::{AttendeeEmail, EventUid, SenderEmail};
-use crate::error::{AwsError, ProcessError, is_transient_code};
+use crate::error::{AwsError, ErrorClass, ProcessError, is_transient_code};
 use crate::ledger::{Checkpoint, Claim, LedgerKey, RETENTION_SECONDS};
 use crate::metrics::CallCounter;
 use crate::notification::ObjectRef;
@@ -38,6 +38,7 @@ pub struct Aws {
     dynamodb: aws_sdk_dynamodb::Client,
     sns: aws_sdk_sns::Client,
     ses: aws_sdk_sesv2::Client,
+    sqs: aws_sdk_sqs::Client,
     max_in_flight: usize,
     calls: CallCounter,
 }
@@ -66,6 +67,13 @@ fn string_attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)
+}
+
+fn number_attr(item: &Item, name: &str) -> u64 {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Waits before the next attempt at a partial result: 50 ms doubling, capped at 2 s.
@@ -99,6 +107,11 @@ impl Aws {
                     .interceptor(calls.clone())
                     .build(),
             ),
+            sqs: aws_sdk_sqs::Client::from_conf(
+                aws_sdk_sqs::config::Builder::from(sdk)
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
             max_in_flight: max_in_flight.max(1),
             calls,
         }
@@ -125,7 +138,10 @@ impl Aws {
             .await
             .map_err(|err| {
                 let err = AwsError::from_sdk("S3.GetObject", err);
-                if err.status == Some(404) || err.code.as_deref() == Some("NoSuchKey") {
+                // S3 answers 404 without a code to a HEAD-like miss; NoSuchBucket is a setup fault.
+                let gone = err.class == ErrorClass::ObjectGone
+                    || (err.status == Some(404) && err.code.is_none());
+                if gone {
                     ProcessError::ObjectMissing {
                         bucket: object.bucket.clone(),
                         key: object.key.clone(),
@@ -234,7 +250,7 @@ impl Aws {
             .set_keys(Some(keys))
             .set_projection_expression(projection.map(str::to_string))
             .build()
-            .map_err(|err| AwsError::permanent("DynamoDB.BatchGetItem", err.to_string()))?;
+            .map_err(|err| AwsError::environment("DynamoDB.BatchGetItem", err.to_string()))?;
         let mut items = Vec::new();
         for attempt in 0..MAX_PARTIAL_ATTEMPTS {
             if attempt > 0 {
@@ -366,15 +382,20 @@ impl Aws {
         match result {
             Ok(output) => {
                 let item = output.attributes.unwrap_or_default();
-                let next_row = item
-                    .get("next_row")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0);
+                let next_row = number_attr(&item, "next_row");
                 let failed = string_attr(&item, "failed")
                     .map(Checkpoint::parse_failed)
                     .unwrap_or_default();
-                Ok(Claim::Acquired(Checkpoint { next_row, failed }))
+                Ok(Claim::Acquired(Checkpoint {
+                    next_row,
+                    failed,
+                    sent_so_far: number_attr(&item, "sent_so_far"),
+                    invites_done: item
+                        .get("invites_done")
+                        .and_then(|v| v.as_bool().ok())
+                        .copied()
+                        .unwrap_or(false),
+                }))
             }
             Err(err)
                 if err
@@ -413,9 +434,13 @@ impl Aws {
             .update_item()
             .table_name(table)
             .set_key(Some(ledger_key(key)))
-            .update_expression("SET next_row = :next, failed = :failed")
+            .update_expression(
+                "SET next_row = :next, failed = :failed, sent_so_far = :sent, invites_done = :done",
+            )
             .condition_expression("holder = :holder")
             .expression_attribute_values(":next", number(checkpoint.next_row as i64))
+            .expression_attribute_values(":sent", number(checkpoint.sent_so_far as i64))
+            .expression_attribute_values(":done", AttributeValue::Bool(checkpoint.invites_done))
             .expression_attribute_values(":failed", AttributeValue::S(checkpoint.failed_json()))
             .expression_attribute_values(":holder", AttributeValue::S(holder.into()))
             .send()
@@ -467,6 +492,70 @@ impl Aws {
         }
     }
 
+    /// Takes the one last word of a request that is about to land in the dead-letter queue:
+    /// `Some(invites sent so far)` the first time, `None` ever after (or when the request has
+    /// no ledger item, or is completed), so the organizer never gets a second one.
+    pub async fn take_last_word(
+        &self,
+        table: &str,
+        key: &LedgerKey,
+        now_ms: i64,
+    ) -> Result<Option<u64>, AwsError> {
+        let result = self
+            .dynamodb
+            .update_item()
+            .table_name(table)
+            .set_key(Some(ledger_key(key)))
+            .update_expression("SET last_word_at = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(last_word_at) AND #status = :in_progress",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":now", number(now_ms))
+            .expression_attribute_values(":in_progress", AttributeValue::S(IN_PROGRESS.into()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Some(number_attr(
+                &output.attributes.unwrap_or_default(),
+                "sent_so_far",
+            ))),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(AwsError::from_sdk("DynamoDB.UpdateItem", err)),
+        }
+    }
+
+    /// Sends `body` to the queue again as a new message, so a long request goes on in a fresh
+    /// invocation without spending a receive of the original message (README "Long requests").
+    pub async fn send_continuation(
+        &self,
+        queue_url: &str,
+        body: &str,
+        continuation: u32,
+    ) -> Result<(), AwsError> {
+        let attribute = aws_sdk_sqs::types::MessageAttributeValue::builder()
+            .data_type("Number")
+            .string_value(continuation.to_string())
+            .build()
+            .map_err(|err| AwsError::environment("SQS.SendMessage", err.to_string()))?;
+        self.sqs
+            .send_message()
+            .queue_url(queue_url)
+            .message_body(body)
+            .message_attributes(crate::continuation::ATTRIBUTE, attribute)
+            .send()
+            .await
+            .map_err(|err| AwsError::from_sdk("SQS.SendMessage", err))?;
+        Ok(())
+    }
+
     /// Marks the request completed, with its totals, so redeliveries do nothing.
     pub async fn complete(
         &self,
@@ -505,7 +594,7 @@ impl Aws {
         let raw = RawMessage::builder()
             .data(Blob::new(mime))
             .build()
-            .map_err(|err| AwsError::permanent("SESv2.SendEmail", err.to_string()))?;
+            .map_err(|err| AwsError::environment("SESv2.SendEmail", err.to_string()))?;
         self.ses
             .send_email()
             .from_email_address(&from.address)

@@ -13,8 +13,16 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 8;
 pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 40 * 1024 * 1024;
 /// The largest request the scale benchmark measured (BENCHMARKS.md).
 pub const DEFAULT_MAX_ROWS: u64 = 100_000;
-/// Time kept in hand before the Lambda deadline to finish in-flight batches and checkpoint.
-pub const DEFAULT_DEADLINE_MARGIN_MS: u64 = 10_000;
+/// Time kept in hand before the Lambda deadline: no new batch starts inside it, batches in
+/// flight get its first half, and the checkpoint, lease release and continuation the second.
+/// 20 s: twice the longest SDK attempt (`ATTEMPT_TIMEOUT_MS`), so a call that has started
+/// normally ends before the last calls need the time.
+pub const DEFAULT_DEADLINE_MARGIN_MS: u64 = 20_000;
+/// Receives of one message before SQS moves it to the dead-letter queue (the queue's
+/// `maxReceiveCount`; the template passes the same number).
+pub const DEFAULT_MAX_RECEIVE_COUNT: u64 = 3;
+/// Continuations of one request; at ~100 s of publishing each, hours of work.
+pub const DEFAULT_MAX_CONTINUATIONS: u64 = 20;
 /// 20 batches of 10: at most 200 invites (plus those in flight) are sent again after a crash.
 pub const DEFAULT_CHECKPOINT_EVERY: u64 = 20;
 /// SDK attempts per call (standard retry mode with backoff).
@@ -85,6 +93,11 @@ pub struct Limits {
     pub deadline_margin: Duration,
     /// Publish batches between two progress checkpoints (`CHECKPOINT_EVERY_BATCHES`).
     pub checkpoint_every: usize,
+    /// The queue's `maxReceiveCount` (`MAX_RECEIVE_COUNT`): a failure on this receive sends the
+    /// message to the dead-letter queue, so the organizer gets the last word.
+    pub max_receives: u32,
+    /// Times one request may continue in a new message (`MAX_CONTINUATIONS`).
+    pub max_continuations: u32,
 }
 
 /// How the SDK retries and times out calls.
@@ -184,6 +197,18 @@ impl Config {
                 1..=100_000,
                 "a whole number of batches",
             )? as usize,
+            max_receives: number(
+                "MAX_RECEIVE_COUNT",
+                DEFAULT_MAX_RECEIVE_COUNT,
+                1..=1000,
+                "the queue's maxReceiveCount, 1 to 1000",
+            )? as u32,
+            max_continuations: number(
+                "MAX_CONTINUATIONS",
+                DEFAULT_MAX_CONTINUATIONS,
+                0..=1000,
+                "a whole number from 0 to 1000",
+            )? as u32,
         };
         let sdk = SdkSettings {
             max_attempts: number(
@@ -262,7 +287,11 @@ mod tests {
         assert_eq!(config.max_in_flight, DEFAULT_MAX_IN_FLIGHT);
         assert_eq!(config.limits.max_rows, 100_000);
         assert_eq!(config.limits.checkpoint_every, 20);
-        assert_eq!(config.limits.deadline_margin, Duration::from_secs(10));
+        assert_eq!(config.limits.deadline_margin, Duration::from_secs(20));
+        assert_eq!(
+            (config.limits.max_receives, config.limits.max_continuations),
+            (3, 20)
+        );
         assert_eq!(config.sdk.max_attempts, 4);
         assert_eq!(
             config.system_email,

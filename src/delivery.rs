@@ -6,8 +6,10 @@
 //! grown by `checkpoint_every` batches, the ledger records the first row not yet known to be
 //! published, so a delivery that dies resumes there: at most
 //! `(checkpoint_every + 2 x MAX_IN_FLIGHT) x 10` invites can be sent twice. No batch starts when
-//! the deadline is near; the ones in flight finish, progress is saved, and the message goes back
-//! to SQS.
+//! the deadline is near (`margin`); the ones in flight get until half the margin is left, then
+//! are abandoned (not counted as finished, so they are resent at worst), progress is saved, and
+//! the handler continues the request in a new message or hands it back to SQS. No call outlives
+//! the invocation: every wait is bounded by the time left (see [`Deadline::within`]).
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -45,12 +47,37 @@ impl Deadline {
 
     /// True when less than `margin` remains.
     pub fn is_near(&self, margin: Duration) -> bool {
-        self.0.is_some_and(|at| {
+        self.remaining()
+            .is_some_and(|left| left < margin || left.is_zero())
+    }
+
+    /// Time left, or `None` when no deadline is known.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.0.map(|at| {
             at.duration_since(SystemTime::now())
-                .map_or(true, |left| left < margin)
+                .unwrap_or(Duration::ZERO)
         })
     }
+
+    /// Runs `work` until it is done or until only `keep` is left before the deadline, whichever
+    /// comes first; `None` when time ran out (the work is dropped mid-call).
+    pub async fn within<F: std::future::Future>(
+        &self,
+        keep: Duration,
+        work: F,
+    ) -> Option<F::Output> {
+        match self.remaining() {
+            None => Some(work.await),
+            Some(left) => tokio::time::timeout(left.saturating_sub(keep), work)
+                .await
+                .ok(),
+        }
+    }
 }
+
+/// Time kept back from every call made after the deadline stop, so the invocation answers
+/// before Lambda ends it.
+pub const LAST_CALL_SLACK: Duration = Duration::from_millis(300);
 
 /// Who is publishing, where to, and within what limits.
 #[derive(Debug, Clone, Copy)]
@@ -83,6 +110,7 @@ impl Delivery<'_> {
         resume: Checkpoint,
     ) -> Result<Vec<PublishFailure>, ProcessError> {
         let start = invites.partition_point(|invite| invite.row < resume.next_row);
+        let resumed_at = resume.next_row;
         let mut failures: Vec<PublishFailure> = resume
             .failed
             .into_iter()
@@ -93,6 +121,9 @@ impl Delivery<'_> {
                 Some(PublishFailure { index, code })
             })
             .collect();
+        if resume.invites_done {
+            return Ok(failures);
+        }
         let entries = invites[start..]
             .iter()
             .enumerate()
@@ -116,7 +147,7 @@ impl Delivery<'_> {
                 && progress.ahead_of_prefix() < window
             {
                 if self.deadline.is_near(self.limits.deadline_margin) {
-                    stop = Some(ProcessError::DeadlineReached);
+                    stop = Some(ProcessError::DeadlineReached { progressed: false });
                     break;
                 }
                 let Some(batch) = batches.next() else { break };
@@ -134,7 +165,14 @@ impl Delivery<'_> {
                 let id = progress.start(first, last);
                 in_flight.push(async move { (id, self.send(batch).await) });
             }
-            let Some((id, result)) = in_flight.next().await else {
+            // Batches still in flight when half the margin is left are abandoned: not finished,
+            // so the checkpoint stays before them and they are sent again later at worst.
+            let half_margin = self.limits.deadline_margin / 2;
+            let Some(next) = self.deadline.within(half_margin, in_flight.next()).await else {
+                stop = Some(ProcessError::DeadlineReached { progressed: false });
+                break;
+            };
+            let Some((id, result)) = next else {
                 break;
             };
             match result {
@@ -146,7 +184,7 @@ impl Delivery<'_> {
                     {
                         // A failed checkpoint stops new batches but lets those in flight finish,
                         // so the stop path below can still record them.
-                        match self.checkpoint(invites, &progress, &failures).await {
+                        match self.checkpoint(invites, &progress, &failures, false).await {
                             Ok(()) => saved_prefix = progress.finished_prefix(),
                             Err(err) => {
                                 stop = Some(err);
@@ -159,15 +197,22 @@ impl Delivery<'_> {
                 }
             }
         }
-        if let Some(err) = stop {
-            if let Err(save) = self.checkpoint(invites, &progress, &failures).await {
-                warn!(error = %save, "could not save progress; the next delivery resumes from the last checkpoint");
+        if let Some(mut err) = stop {
+            match self.checkpoint(invites, &progress, &failures, false).await {
+                Ok(()) => {
+                    if let ProcessError::DeadlineReached { progressed } = &mut err {
+                        *progressed = progress.next_row() > resumed_at;
+                    }
+                }
+                Err(save) => {
+                    warn!(error = %save, "could not save progress; the next delivery resumes from the last checkpoint")
+                }
             }
             return Err(err);
         }
         // Record that every invite is out before the summary is sent: if the summary or the
-        // completion fails, the redelivery publishes nothing again.
-        self.checkpoint(invites, &progress, &failures).await?;
+        // completion fails, the redelivery publishes nothing again and only sends the summary.
+        self.checkpoint(invites, &progress, &failures, true).await?;
         Ok(failures)
     }
 
@@ -181,26 +226,35 @@ impl Delivery<'_> {
         }
     }
 
+    /// Saves progress. After a deadline stop this is one of the last calls, so it only gets the
+    /// time left; running out of it is a failure like any other (the last checkpoint stands).
     async fn checkpoint(
         &self,
         invites: &[Candidate],
         progress: &Progress,
         failures: &[PublishFailure],
+        invites_done: bool,
     ) -> Result<(), ProcessError> {
         let next_row = progress.next_row();
-        let failed = failures
+        let failed: Vec<(u64, String)> = failures
             .iter()
             .map(|f| (invites[f.index].row, f.code.clone()))
             .filter(|(row, _)| *row < next_row)
             .collect();
-        self.aws
-            .save_checkpoint(
-                self.table,
-                self.ledger,
-                self.holder,
-                &Checkpoint { next_row, failed },
-            )
+        let handled = invites.partition_point(|invite| invite.row < next_row);
+        let checkpoint = Checkpoint {
+            next_row,
+            sent_so_far: handled.saturating_sub(failed.len()) as u64,
+            failed,
+            invites_done,
+        };
+        let save = self
+            .aws
+            .save_checkpoint(self.table, self.ledger, self.holder, &checkpoint);
+        self.deadline
+            .within(LAST_CALL_SLACK, save)
             .await
+            .unwrap_or(Err(ProcessError::DeadlineReached { progressed: false }))
     }
 }
 

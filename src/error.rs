@@ -1,4 +1,17 @@
-//! Errors that stop one bulk request, each saying whether a retry can help.
+//! Errors that stop one bulk request, and the one fate each gets.
+//!
+//! Three kinds of failure, three fates (README "Failure classes"):
+//! 1. the request is bad (no `From:`, not authorized, refused sender, no CSV): acknowledged,
+//!    the organizer told where that is safe;
+//! 2. it is not a request at all (`s3:TestEvent`, SES's setup object, an object that is not an
+//!    email or no longer exists): acknowledged and logged;
+//! 3. anything about the environment (throttling, 5xx, timeouts, dropped connections, access
+//!    denied, a missing table, topic or identity, SES refusing to send, KMS): the record goes
+//!    back to SQS and, after its last receive, to the dead-letter queue. Never acknowledged.
+//!
+//! Invariant: an AWS error is class 3 unless [`classify`] names it as something the request
+//! itself caused. Unknown codes are class 3: an error nobody foresaw must reach an operator,
+//! not vanish.
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -8,7 +21,26 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use crate::inbound::EmailError;
 use crate::notification::NotificationError;
 
-/// Error codes AWS services use for throttling and passing trouble; a later attempt may succeed.
+/// What an AWS error says about the world, from its code and HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Throttling, a 5xx, a timeout or a dropped connection: it passes by itself.
+    Transient,
+    /// The environment needs an operator: access denied, a missing table, topic, bucket or
+    /// identity, SES refusing to send, KMS trouble, or a code nobody listed.
+    Environment,
+    /// The stored email is gone (`NoSuchKey`): there is no request left to process.
+    ObjectGone,
+}
+
+impl ErrorClass {
+    /// True when the record must go back to SQS (class 3).
+    pub fn is_retryable(self) -> bool {
+        !matches!(self, ErrorClass::ObjectGone)
+    }
+}
+
+/// Codes AWS services use for throttling and passing trouble; a later attempt may succeed.
 const TRANSIENT_CODES: &[&str] = &[
     "Throttling",
     "ThrottlingException",
@@ -24,7 +56,9 @@ const TRANSIENT_CODES: &[&str] = &[
     "InternalError",
     "InternalFailure",
     "InternalServerError",
+    "InternalServerErrorException",
     "ServiceUnavailable",
+    "ServiceUnavailableException",
     "RequestTimeout",
     "RequestTimeoutException",
     "KMSThrottlingException",
@@ -33,6 +67,21 @@ const TRANSIENT_CODES: &[&str] = &[
 /// True for an AWS error code that names throttling or a passing service fault.
 pub fn is_transient_code(code: &str) -> bool {
     TRANSIENT_CODES.contains(&code)
+}
+
+/// Classifies an AWS service error by its code and HTTP status (README "Failure classes").
+///
+/// `None` for both means no response arrived (timeout, dropped connection): transient.
+pub fn classify(code: Option<&str>, status: Option<u16>) -> ErrorClass {
+    match (code, status) {
+        (Some("NoSuchKey"), _) => ErrorClass::ObjectGone,
+        (Some(code), _) if is_transient_code(code) => ErrorClass::Transient,
+        (_, Some(status)) if status >= 500 || status == 429 => ErrorClass::Transient,
+        (None, None) => ErrorClass::Transient,
+        // Access denied, missing resources, SES refusals, KMS, validation and every code not
+        // named above: the environment (or this function's own deployment) is wrong.
+        _ => ErrorClass::Environment,
+    }
 }
 
 /// A failed AWS call, after the SDK's own retries.
@@ -45,8 +94,8 @@ pub struct AwsError {
     pub code: Option<String>,
     /// HTTP status, when a response arrived.
     pub status: Option<u16>,
-    /// True when a later attempt may succeed (throttling, 5xx, timeouts, dropped connections).
-    pub retryable: bool,
+    /// What the failure says about the world; decides the record's fate.
+    pub class: ErrorClass,
     /// The error with its causes.
     pub message: String,
 }
@@ -57,47 +106,47 @@ impl AwsError {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let (code, status, retryable) = match &err {
-            SdkError::TimeoutError(_)
-            | SdkError::DispatchFailure(_)
-            | SdkError::ResponseError(_) => (None, None, true),
-            SdkError::ServiceError(service) => {
-                let status = service.raw().status().as_u16();
-                let code = service.err().code().map(str::to_string);
-                let transient = status >= 500
-                    || status == 429
-                    || code.as_deref().is_some_and(is_transient_code);
-                (code, Some(status), transient)
-            }
-            _ => (None, None, false),
+        let (code, status) = match &err {
+            SdkError::ServiceError(service) => (
+                service.err().code().map(str::to_string),
+                Some(service.raw().status().as_u16()),
+            ),
+            SdkError::ResponseError(response) => (None, Some(response.raw().status().as_u16())),
+            _ => (None, None),
+        };
+        let class = match &err {
+            // The request could not even be built: a defect of this deployment, not of the
+            // email; an operator must see it.
+            SdkError::ConstructionFailure(_) => ErrorClass::Environment,
+            _ => classify(code.as_deref(), status),
         };
         Self {
             operation,
             code,
             status,
-            retryable,
+            class,
             message: DisplayErrorContext(&err).to_string(),
         }
     }
 
     /// A failure with no SDK error behind it that a later attempt may clear (e.g. keys DynamoDB
-    /// kept returning unprocessed).
+    /// kept returning unprocessed, the invocation's time running out).
     pub fn transient(operation: &'static str, message: impl Into<String>) -> Self {
-        Self::local(operation, true, message)
+        Self::local(operation, ErrorClass::Transient, message)
     }
 
-    /// A failure with no SDK error behind it that retrying cannot clear (e.g. a request the SDK
+    /// A failure with no SDK error behind it that an operator must fix (e.g. a request the SDK
     /// refuses to build).
-    pub fn permanent(operation: &'static str, message: impl Into<String>) -> Self {
-        Self::local(operation, false, message)
+    pub fn environment(operation: &'static str, message: impl Into<String>) -> Self {
+        Self::local(operation, ErrorClass::Environment, message)
     }
 
-    fn local(operation: &'static str, retryable: bool, message: impl Into<String>) -> Self {
+    fn local(operation: &'static str, class: ErrorClass, message: impl Into<String>) -> Self {
         Self {
             operation,
             code: None,
             status: None,
-            retryable,
+            class,
             message: message.into(),
         }
     }
@@ -106,10 +155,10 @@ impl AwsError {
 /// Why one stored email could not be processed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
-    /// The SQS record is not a notification this function understands.
+    /// The SQS record is not a notification this function understands (not a request).
     #[error("malformed notification: {0}")]
     Notification(#[from] NotificationError),
-    /// The object named by the notification is gone.
+    /// The object named by the notification is gone (not a request).
     #[error("object s3://{bucket}/{key} does not exist")]
     ObjectMissing {
         /// Bucket name.
@@ -117,7 +166,7 @@ pub enum ProcessError {
         /// Object key.
         key: String,
     },
-    /// The object is larger than the configured limit; it is left unread.
+    /// The object is larger than the configured limit; it is left unread (a bad request).
     #[error("object s3://{bucket}/{key} has {size} bytes, more than the limit of {max_bytes}")]
     TooLarge {
         /// Bucket name.
@@ -133,9 +182,13 @@ pub enum ProcessError {
     #[error("request is being processed by another invocation")]
     HeldElsewhere,
     /// The invocation's deadline came before the request was done; progress is checkpointed.
-    #[error("deadline reached with work left; checkpointed for the next delivery")]
-    DeadlineReached,
-    /// The object is not an email the function can act on.
+    #[error("deadline reached with work left ({}); checkpointed", if *.progressed { "progress made" } else { "no progress" })]
+    DeadlineReached {
+        /// True when this invocation moved the request forward (invites published), so another
+        /// invocation can be expected to move it further: the request may continue.
+        progressed: bool,
+    },
+    /// The object is not an email the function can act on (not a request, or no sender).
     #[error("unusable email: {0}")]
     Email(#[from] EmailError),
     /// An AWS call failed.
@@ -143,17 +196,37 @@ pub enum ProcessError {
     Aws(#[from] AwsError),
 }
 
+/// What happens to the SQS record after a [`ProcessError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Acknowledged: retrying brings the same bytes and the same answer.
+    Acknowledge,
+    /// Returned to SQS (and, after its last receive, the dead-letter queue).
+    Retry,
+}
+
 impl ProcessError {
-    /// True when SQS should deliver the message again; false when a retry would fail the same way.
-    pub fn is_retryable(&self) -> bool {
+    /// The record's fate: only class 3 (the environment) and work left over go back to SQS.
+    pub fn fate(&self) -> Fate {
         match self {
-            ProcessError::Aws(err) => err.retryable,
-            ProcessError::HeldElsewhere | ProcessError::DeadlineReached => true,
-            ProcessError::Notification(_)
+            ProcessError::Aws(err) if err.class.is_retryable() => Fate::Retry,
+            ProcessError::HeldElsewhere | ProcessError::DeadlineReached { .. } => Fate::Retry,
+            ProcessError::Aws(_)
+            | ProcessError::Notification(_)
             | ProcessError::ObjectMissing { .. }
             | ProcessError::TooLarge { .. }
-            | ProcessError::Email(_) => false,
+            | ProcessError::Email(_) => Fate::Acknowledge,
         }
+    }
+
+    /// True when SQS should deliver the message again.
+    pub fn is_retryable(&self) -> bool {
+        self.fate() == Fate::Retry
+    }
+
+    /// True when an operator must act (logged at `error`): the environment is wrong.
+    pub fn needs_operator(&self) -> bool {
+        matches!(self, ProcessError::Aws(err) if err.class == ErrorClass::Environment)
     }
 }
 
@@ -161,19 +234,175 @@ impl ProcessError {
 mod tests {
     use super::*;
 
+    /// One test per row of the README's "Failure classes" table.
+    macro_rules! row {
+        ($name:ident, $class:expr, [$($code:expr),+ $(,)?], $status:expr) => {
+            #[test]
+            fn $name() {
+                for code in [$($code),+] {
+                    assert_eq!(classify(code, $status), $class, "{code:?} / {:?}", $status);
+                }
+            }
+        };
+    }
+
+    row!(
+        throttling_is_transient,
+        ErrorClass::Transient,
+        [
+            Some("Throttling"),
+            Some("ThrottlingException"),
+            Some("TooManyRequestsException"),
+            Some("ProvisionedThroughputExceededException"),
+            Some("RequestLimitExceeded"),
+            Some("SlowDown"),
+            Some("KMSThrottlingException")
+        ],
+        Some(400)
+    );
+    row!(
+        server_faults_are_transient,
+        ErrorClass::Transient,
+        [
+            None,
+            Some("InternalError"),
+            Some("InternalFailure"),
+            Some("ServiceUnavailable"),
+            Some("SomethingNew")
+        ],
+        Some(503)
+    );
+    row!(
+        too_many_requests_status_is_transient,
+        ErrorClass::Transient,
+        [None],
+        Some(429)
+    );
+    row!(
+        no_response_is_transient,
+        ErrorClass::Transient,
+        [None],
+        None::<u16>
+    );
+    row!(
+        access_denied_needs_an_operator,
+        ErrorClass::Environment,
+        [
+            Some("AccessDenied"),
+            Some("AccessDeniedException"),
+            Some("AuthorizationError"),
+            Some("UnrecognizedClientException"),
+            Some("InvalidClientTokenId"),
+            Some("ExpiredToken"),
+            Some("SignatureDoesNotMatch")
+        ],
+        Some(403)
+    );
+    row!(
+        missing_resources_need_an_operator,
+        ErrorClass::Environment,
+        [
+            Some("ResourceNotFoundException"),
+            Some("NotFound"),
+            Some("NotFoundException"),
+            Some("NoSuchBucket")
+        ],
+        Some(404)
+    );
+    row!(
+        ses_refusing_needs_an_operator,
+        ErrorClass::Environment,
+        [
+            Some("MessageRejected"),
+            Some("AccountSendingPausedException"),
+            Some("SendingPausedException"),
+            Some("MailFromDomainNotVerifiedException"),
+            Some("AccountSuspendedException")
+        ],
+        Some(400)
+    );
+    row!(
+        kms_errors_need_an_operator,
+        ErrorClass::Environment,
+        [
+            Some("KMSDisabledException"),
+            Some("KMSInvalidStateException"),
+            Some("KMSNotFoundException"),
+            Some("KMSAccessDeniedException"),
+            Some("KMS.KMSInvalidStateException")
+        ],
+        Some(400)
+    );
+    row!(
+        other_client_errors_need_an_operator,
+        ErrorClass::Environment,
+        [
+            Some("ValidationException"),
+            Some("InvalidParameter"),
+            Some("BadRequestException"),
+            Some("InvalidObjectState"),
+            Some("NeverSeenBefore"),
+            None
+        ],
+        Some(400)
+    );
+    row!(
+        a_missing_object_is_not_a_request,
+        ErrorClass::ObjectGone,
+        [Some("NoSuchKey")],
+        Some(404)
+    );
+
     #[test]
-    fn only_transient_aws_errors_are_retryable() {
-        assert!(
-            ProcessError::Aws(AwsError::transient("DynamoDB.BatchGetItem", "x")).is_retryable()
-        );
+    fn only_a_gone_object_is_acknowledged_among_aws_errors() {
+        let aws = |class| {
+            ProcessError::Aws(AwsError {
+                operation: "X.Y",
+                code: None,
+                status: None,
+                class,
+                message: String::new(),
+            })
+        };
+        assert_eq!(aws(ErrorClass::Transient).fate(), Fate::Retry);
+        assert_eq!(aws(ErrorClass::Environment).fate(), Fate::Retry);
+        assert!(aws(ErrorClass::Environment).needs_operator());
+        assert!(!aws(ErrorClass::Transient).needs_operator());
+        assert_eq!(aws(ErrorClass::ObjectGone).fate(), Fate::Acknowledge);
+    }
+
+    #[test]
+    fn requests_that_are_bad_or_not_requests_are_acknowledged() {
         let missing = ProcessError::ObjectMissing {
             bucket: "b".into(),
             key: "k".into(),
         };
-        assert!(!missing.is_retryable());
-        assert!(!ProcessError::Aws(AwsError::permanent("SESv2.SendEmail", "x")).is_retryable());
-        assert!(!ProcessError::Email(EmailError::NoSender).is_retryable());
-        assert!(is_transient_code("ThrottlingException"));
-        assert!(!is_transient_code("AccessDenied"));
+        assert_eq!(missing.fate(), Fate::Acknowledge);
+        assert_eq!(
+            ProcessError::Email(EmailError::NoSender).fate(),
+            Fate::Acknowledge
+        );
+        assert_eq!(ProcessError::HeldElsewhere.fate(), Fate::Retry);
+        assert_eq!(
+            ProcessError::DeadlineReached { progressed: false }.fate(),
+            Fate::Retry
+        );
+    }
+
+    #[test]
+    fn sdk_errors_keep_code_and_status() {
+        use aws_sdk_sns::operation::publish_batch::PublishBatchError;
+        use aws_smithy_types::body::SdkBody;
+        use aws_smithy_types::error::ErrorMetadata;
+        let raw = HttpResponse::new(404u16.try_into().unwrap(), SdkBody::from("{}"));
+        let err = SdkError::service_error(
+            PublishBatchError::generic(ErrorMetadata::builder().code("NotFound").build()),
+            raw,
+        );
+        let err = AwsError::from_sdk("SNS.PublishBatch", err);
+        assert_eq!(
+            (err.code.as_deref(), err.status, err.class),
+            (Some("NotFound"), Some(404), ErrorClass::Environment)
+        );
     }
 }

@@ -1,6 +1,10 @@
 //! The Lambda handler: an SQS batch in, a partial-batch response out.
 //!
-//! [`process_object`] reads top to bottom like the steps of the original function.
+//! [`process_object`] reads top to bottom like the steps of the original function. Every
+//! failure gets one fate ([`crate::error::Fate`]): acknowledged (a bad request, or not a request)
+//! or returned to SQS (the environment). A long request that is making progress continues in a
+//! new message instead of spending a receive ([`crate::continuation`]); a request about to land
+//! in the dead-letter queue mails the organizer one last word.
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,10 +17,11 @@ use crate::attendees;
 use crate::authenticity;
 use crate::aws::Aws;
 use crate::config::Config;
-use crate::delivery::{Deadline, Delivery};
+use crate::continuation::Attempt;
+use crate::delivery::{Deadline, Delivery, LAST_CALL_SLACK};
 use crate::domain::SenderEmail;
-use crate::error::ProcessError;
-use crate::inbound;
+use crate::error::{AwsError, ProcessError};
+use crate::inbound::{self, EmailError};
 use crate::ledger::{Checkpoint, Claim, LedgerKey};
 use crate::notification::{self, Notification, ObjectRef};
 use crate::plan;
@@ -53,7 +58,8 @@ pub enum Outcome {
     },
 }
 
-/// Handles one SQS batch: every record, each on its own, and reports only retryable failures.
+/// Handles one SQS batch: every record, each on its own, and reports only the records that
+/// must come back.
 pub async fn handle(
     app: &App,
     event: LambdaEvent<SqsEvent>,
@@ -71,25 +77,25 @@ pub async fn handle(
     let mut response = SqsBatchResponse::default();
     for (record, result) in results {
         let message_id = record.message_id.as_deref().unwrap_or_default();
-        match result {
-            Ok(()) => {}
-            Err(err) if err.is_retryable() => {
-                warn!(message_id, error = %err, "retryable failure; message returned to the queue");
-                if message_id.is_empty() {
-                    // An empty itemIdentifier would fail the whole batch anyway; say so plainly.
-                    return Err(format!(
-                        "retryable failure on a record without a message id: {err}"
-                    )
-                    .into());
-                }
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = message_id.to_string();
-                response.batch_item_failures.push(failure);
-            }
-            Err(err) => {
-                error!(message_id, error = %err, "permanent failure; message acknowledged, email left in S3");
-            }
+        let Err(err) = result else { continue };
+        if !err.is_retryable() {
+            // Acknowledged: the reason was logged where it was found.
+            continue;
         }
+        if err.needs_operator() {
+            error!(message_id, error = %err, "environment failure; message returned to the queue (dead-letter queue after its last receive)");
+        } else {
+            warn!(message_id, error = %err, "passing failure; message returned to the queue");
+        }
+        if message_id.is_empty() {
+            // An empty itemIdentifier would fail the whole batch anyway; say so plainly.
+            return Err(
+                format!("retryable failure on a record without a message id: {err}").into(),
+            );
+        }
+        let mut failure = BatchItemFailure::default();
+        failure.item_identifier = message_id.to_string();
+        response.batch_item_failures.push(failure);
     }
     Ok(response)
 }
@@ -100,23 +106,73 @@ async fn handle_record(
     invocation: &Invocation,
 ) -> Result<(), ProcessError> {
     let body = record.body.as_deref().unwrap_or_default();
-    let objects = match notification::decode(body)? {
-        Notification::TestEvent => {
-            info!("s3:TestEvent acknowledged and ignored");
+    let limits = &app.config.limits;
+    let attempt = Attempt::of(record, limits.max_receives, limits.max_continuations);
+    let objects = match notification::decode(body) {
+        Ok(Notification::TestEvent) => {
+            info!("not a request: s3:TestEvent acknowledged");
             return Ok(());
         }
-        Notification::Objects(objects) => objects,
+        Ok(Notification::Objects(objects)) => objects,
+        Err(err) => {
+            warn!(error = %err, "not a request: malformed notification acknowledged");
+            return Ok(());
+        }
     };
+    let mut stop = None;
     for object in &objects {
         // process_object logs each outcome itself, with the sender once it is known.
-        match process_object(app, object, invocation).await {
-            Ok(_) => {}
-            Err(err) if err.is_retryable() => return Err(err),
-            Err(err) => {
-                error!(bucket = %object.bucket, key = %object.key, error = %err, "bulk request dropped")
+        if let Err(err) = process_object(app, object, invocation, &attempt).await {
+            log_acknowledged(object, &err);
+            if err.is_retryable() {
+                stop = Some(err);
+                break;
             }
         }
     }
+    match stop {
+        Some(ProcessError::DeadlineReached { progressed: true }) if attempt.may_continue => {
+            continue_later(app, body, &attempt, invocation).await
+        }
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
+}
+
+/// Logs a failure that ends with the record acknowledged, at the level its class deserves.
+fn log_acknowledged(object: &ObjectRef, err: &ProcessError) {
+    let (bucket, key) = (&object.bucket, &object.key);
+    match err {
+        _ if err.is_retryable() => {}
+        ProcessError::ObjectMissing { .. }
+        | ProcessError::Email(EmailError::NotAnEmail)
+        | ProcessError::Aws(_) => {
+            info!(%bucket, %key, error = %err, "not a request: acknowledged")
+        }
+        _ => warn!(%bucket, %key, error = %err, "bad request: acknowledged, email left in S3"),
+    }
+}
+
+/// Sends the record's body to its queue again as a new message, then lets the current one be
+/// acknowledged: the request goes on at once, without spending a receive.
+async fn continue_later(
+    app: &App,
+    body: &str,
+    attempt: &Attempt,
+    invocation: &Invocation,
+) -> Result<(), ProcessError> {
+    let queue_url = attempt.queue_url.as_deref().unwrap_or_default();
+    let next = attempt.continuation + 1;
+    let send = app.aws.send_continuation(queue_url, body, next);
+    invocation
+        .deadline
+        .within(LAST_CALL_SLACK, send)
+        .await
+        .unwrap_or_else(|| Err(AwsError::transient("SQS.SendMessage", "no time left")))?;
+    info!(
+        continuation = next,
+        "deadline near: request continues in a new message"
+    );
     Ok(())
 }
 
@@ -165,6 +221,7 @@ pub async fn process_object(
     app: &App,
     object: &ObjectRef,
     invocation: &Invocation,
+    attempt: &Attempt,
 ) -> Result<Outcome, ProcessError> {
     let config = &app.config;
     if object.is_ses_setup_notification() {
@@ -175,10 +232,12 @@ pub async fn process_object(
     let calls_before = app.aws.calls().total();
 
     // 1. Read the email and find the sender.
-    let (raw, etag) = app
-        .aws
-        .get_email(object, config.limits.max_object_bytes)
-        .await?;
+    let deadline = invocation.deadline;
+    let (raw, etag) = in_time(
+        deadline,
+        app.aws.get_email(object, config.limits.max_object_bytes),
+    )
+    .await?;
     let email = inbound::parse(&raw)?;
     drop(raw);
     let sender = email.sender;
@@ -192,7 +251,7 @@ pub async fn process_object(
     }
 
     // 3. The sender must be an authorized bulk sender; otherwise stay silent.
-    if !app.aws.is_bulk_sender(&config.table, &sender).await? {
+    if !in_time(deadline, app.aws.is_bulk_sender(&config.table, &sender)).await? {
         warn!(key = %object.key, %sender, "Unauthorized bulk sender");
         return Ok(Outcome::Unauthorized);
     }
@@ -202,22 +261,17 @@ pub async fn process_object(
         etag: object.etag.clone().or(etag),
         ..object.clone()
     });
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now_ms = now_ms();
     let invocation = &invocation.for_claim();
     let lease_until = invocation.deadline.epoch_ms_or(LEASE_WITHOUT_DEADLINE);
-    let resume = match app
-        .aws
-        .claim(
-            &config.table,
-            &ledger,
-            &invocation.holder,
-            now_ms,
-            lease_until,
-        )
-        .await?
-    {
+    let claim = app.aws.claim(
+        &config.table,
+        &ledger,
+        &invocation.holder,
+        now_ms,
+        lease_until,
+    );
+    let resume = match in_time(deadline, claim).await? {
         Claim::Acquired(checkpoint) => checkpoint,
         Claim::AlreadyCompleted => {
             info!(key = %object.key, %sender, "request already completed; nothing to do");
@@ -235,14 +289,10 @@ pub async fn process_object(
         resume,
     )
     .await;
-    // A retryable stop gives up the lease so the redelivery need not wait for it to run out.
-    if result.as_ref().is_err_and(ProcessError::is_retryable)
-        && let Err(err) = app
-            .aws
-            .release(&config.table, &ledger, &invocation.holder)
-            .await
+    if let Err(err) = &result
+        && err.is_retryable()
     {
-        warn!(key = %object.key, error = %err, "could not release the lease; the redelivery waits for it to run out");
+        stopped_with_work_left(app, invocation, attempt, &ledger, &sender, err).await;
     }
     let outcome = result?;
     match outcome {
@@ -253,6 +303,73 @@ pub async fn process_object(
         _ => info!(key = %object.key, %sender, ?outcome, "bulk request done"),
     }
     Ok(outcome)
+}
+
+/// After a stop that sends the record back: give up the lease so the next delivery need not
+/// wait for it to run out, and, when this was the last receive before the dead-letter queue,
+/// tell the organizer (once per request, however many times it is redriven).
+async fn stopped_with_work_left(
+    app: &App,
+    invocation: &Invocation,
+    attempt: &Attempt,
+    ledger: &LedgerKey,
+    sender: &SenderEmail,
+    err: &ProcessError,
+) {
+    let table = &app.config.table;
+    let deadline = invocation.deadline;
+    let release = app.aws.release(table, ledger, &invocation.holder);
+    match deadline.within(LAST_CALL_SLACK, release).await {
+        Some(Ok(())) => {}
+        Some(Err(release_err)) => {
+            warn!(error = %release_err, "could not release the lease; the redelivery waits for it to run out")
+        }
+        None => warn!("no time left to release the lease; the redelivery waits for it to run out"),
+    }
+    let continues =
+        matches!(err, ProcessError::DeadlineReached { progressed: true }) && attempt.may_continue;
+    if !attempt.final_receive || continues {
+        return;
+    }
+    let last_word = async {
+        let Some(sent_so_far) = app.aws.take_last_word(table, ledger, now_ms()).await? else {
+            return Ok::<_, ProcessError>(false);
+        };
+        send(app, sender, &summary::for_unfinished(sent_so_far)).await?;
+        Ok(true)
+    };
+    match deadline.within(LAST_CALL_SLACK, last_word).await {
+        Some(Ok(true)) => {
+            error!(%sender, error = %err, "request goes to the dead-letter queue; organizer told")
+        }
+        Some(Ok(false)) => {
+            error!(%sender, error = %err, "request goes to the dead-letter queue; organizer was told before")
+        }
+        Some(Err(mail_err)) => {
+            error!(%sender, error = %err, mail_error = %mail_err, "request goes to the dead-letter queue; could not tell the organizer")
+        }
+        None => {
+            error!(%sender, error = %err, "request goes to the dead-letter queue; no time left to tell the organizer")
+        }
+    }
+}
+
+/// Runs one call of the request with the time the invocation has left, keeping
+/// [`LAST_CALL_SLACK`] for the answer to Lambda: no call outlives the invocation.
+async fn in_time<T, E: Into<ProcessError>>(
+    deadline: Deadline,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, ProcessError> {
+    match deadline.within(LAST_CALL_SLACK, work).await {
+        Some(result) => result.map_err(Into::into),
+        None => Err(ProcessError::DeadlineReached { progressed: false }),
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Steps 5 to 8, once this invocation holds the request's ledger item.
@@ -285,15 +402,21 @@ async fn process_claimed(
         }
         _ => None,
     };
+    let deadline = invocation.deadline;
     if let Some(help) = help {
-        send(app, sender, &help).await?;
-        complete(0, 0).await?;
+        in_time(deadline, send(app, sender, &help)).await?;
+        in_time(deadline, complete(0, 0)).await?;
         return Ok(Outcome::NoUsableCsv);
     }
 
     // 6. Look up block records and events, then decide who is invited.
     let keys = plan::lookup_keys(&rows.candidates);
-    let lookups = app.aws.lookup(&config.table, sender, keys).await?;
+    let lookup = app.aws.lookup(&config.table, sender, keys);
+    let lookups = invocation
+        .deadline
+        .within(config.limits.deadline_margin / 2, lookup)
+        .await
+        .ok_or(ProcessError::DeadlineReached { progressed: false })??;
     let plan = plan::decide(sender, rows, &lookups);
 
     // 7. Publish one message per invite, from where an earlier delivery stopped.
@@ -316,9 +439,9 @@ async fn process_claimed(
     if files.len() > 1 || files.iter().any(|file| file.error.is_some()) {
         report.files = files;
     }
-    send(app, sender, &summary::for_report(&report)).await?;
+    in_time(deadline, send(app, sender, &summary::for_report(&report))).await?;
     let (sent, not_sent) = (report.sent(), report.not_sent());
-    complete(sent, not_sent).await?;
+    in_time(deadline, complete(sent, not_sent)).await?;
     Ok(Outcome::Processed { sent, not_sent })
 }
 

@@ -6,6 +6,11 @@
 //! has run out), moved forward at checkpoints, and marked completed after the summary is sent.
 //! Leases are tied to the invocation's deadline, so a timed-out invocation never blocks the next
 //! delivery for longer than its own timeout.
+//!
+//! States of the item: absent -> `in_progress` (publishing, `next_row` moving forward) ->
+//! `in_progress` with `invites_done` (summary pending) -> `completed`. `last_word_at` is set at
+//! most once, by the delivery that mails the organizer that the request ended in the
+//! dead-letter queue.
 
 use crate::notification::ObjectRef;
 
@@ -38,6 +43,11 @@ pub struct Checkpoint {
     pub next_row: u64,
     /// Invites before `next_row` that SNS refused, with the code, for the final summary.
     pub failed: Vec<(u64, String)>,
+    /// Invites published before `next_row` (what the last-word email reports).
+    pub sent_so_far: u64,
+    /// Every invite is out; only the summary is pending. A delivery that finds this set sends
+    /// the summary and publishes nothing.
+    pub invites_done: bool,
 }
 
 impl Checkpoint {
@@ -169,6 +179,7 @@ mod tests {
         let checkpoint = Checkpoint {
             next_row: 9,
             failed: vec![(3, "InvalidParameter".into())],
+            ..Checkpoint::default()
         };
         assert_eq!(
             Checkpoint::parse_failed(&checkpoint.failed_json()),

@@ -9,6 +9,7 @@ pub mod authenticity;
 pub mod aws;
 pub mod batches;
 pub mod config;
+pub mod continuation;
 pub mod contract;
 pub mod delivery;
 pub mod domain;

@@ -2,9 +2,14 @@
 //!
 //! Deployed, the body is an SNS notification whose `Message` is an S3 event; with SNS raw message
 //! delivery the body is the S3 event itself. Both are accepted.
+//!
+//! Only what is used is required: `Type` and `Message` of an SNS envelope, and per S3 record the
+//! bucket name and object key. Everything else (`eventTime`, `userIdentity`, signatures, …) is
+//! optional, so hand-built redrives and test tools that send less still work.
+//! Threat: the body is attacker-adjacent data (anyone who can write to the queue); decoding never
+//! panics and every failure is a [`NotificationError`] (fuzzed by `fuzz/notification`).
 
-use aws_lambda_events::s3::S3Event;
-use aws_lambda_events::sns::SnsMessage;
+use serde::Deserialize;
 use serde_json::Value;
 
 /// Object SES writes into the bucket when a receipt rule is created; it is not an email.
@@ -68,16 +73,56 @@ pub enum NotificationError {
     BadKeyEncoding(String),
 }
 
+/// The parts of an SNS envelope the function reads.
+#[derive(Deserialize)]
+struct SnsEnvelope {
+    #[serde(rename = "Type")]
+    kind: String,
+    #[serde(rename = "Message")]
+    message: String,
+}
+
+/// The parts of an S3 event notification the function reads.
+#[derive(Deserialize)]
+struct S3Event {
+    #[serde(rename = "Records")]
+    records: Vec<S3Record>,
+}
+
+#[derive(Deserialize)]
+struct S3Record {
+    #[serde(default)]
+    s3: S3Entity,
+}
+
+#[derive(Deserialize, Default)]
+struct S3Entity {
+    #[serde(default)]
+    bucket: S3Bucket,
+    #[serde(default)]
+    object: S3Object,
+}
+
+#[derive(Deserialize, Default)]
+struct S3Bucket {
+    name: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct S3Object {
+    key: Option<String>,
+    #[serde(rename = "eTag")]
+    e_tag: Option<String>,
+}
+
 /// Decodes one SQS record body.
 pub fn decode(body: &str) -> Result<Notification, NotificationError> {
     let value: Value = serde_json::from_str(body).map_err(NotificationError::NotJson)?;
     if value.get("Type").is_some() && value.get("Message").is_some() {
-        let envelope: SnsMessage =
+        let envelope: SnsEnvelope =
             serde_json::from_value(value).map_err(NotificationError::BadSnsEnvelope)?;
-        if envelope.sns_message_type != "Notification" {
-            return Err(NotificationError::NotANotification(
-                envelope.sns_message_type,
-            ));
+        if envelope.kind != "Notification" {
+            return Err(NotificationError::NotANotification(envelope.kind));
         }
         let inner: Value =
             serde_json::from_str(&envelope.message).map_err(NotificationError::NotJson)?;
@@ -105,12 +150,18 @@ fn decode_s3(value: Value) -> Result<Notification, NotificationError> {
                 .s3
                 .bucket
                 .name
+                .filter(|name| !name.is_empty())
                 .ok_or_else(|| missing("bucket.name"))?;
-            let raw_key = record.s3.object.key.ok_or_else(|| missing("object.key"))?;
+            let raw_key = record
+                .s3
+                .object
+                .key
+                .filter(|key| !key.is_empty())
+                .ok_or_else(|| missing("object.key"))?;
             Ok(ObjectRef {
                 bucket,
                 key: decode_key(&raw_key)?,
-                etag: record.s3.object.e_tag,
+                etag: record.s3.object.e_tag.filter(|etag| !etag.is_empty()),
             })
         })
         .collect::<Result<Vec<_>, _>>()
@@ -222,8 +273,35 @@ mod tests {
             Err(NotificationError::NotJson(_))
         ));
         assert!(matches!(
-            decode(r#"{"Type": "Notification", "Message": "{}"}"#),
+            decode(r#"{"Type": "Notification", "Message": 7}"#),
             Err(NotificationError::BadSnsEnvelope(_))
+        ));
+    }
+
+    #[test]
+    fn minimal_events_need_only_bucket_and_key() {
+        let minimal = r#"{"Records":[{"s3":{"bucket":{"name":"b"},"object":{"key":"a+b%21"}}}]}"#;
+        let expected = Notification::Objects(vec![ObjectRef {
+            bucket: "b".into(),
+            key: "a b!".into(),
+            etag: None,
+        }]);
+        assert_eq!(decode(minimal).unwrap(), expected);
+        let envelope = serde_json::json!({"Type": "Notification", "Message": minimal}).to_string();
+        assert_eq!(decode(&envelope).unwrap(), expected);
+        assert!(matches!(
+            decode(r#"{"Records":[{"s3":{"bucket":{"name":"b"},"object":{}}}]}"#),
+            Err(NotificationError::MissingField {
+                index: 0,
+                field: "object.key"
+            })
+        ));
+        assert!(matches!(
+            decode(r#"{"Records":[{}]}"#),
+            Err(NotificationError::MissingField {
+                index: 0,
+                field: "bucket.name"
+            })
         ));
     }
 

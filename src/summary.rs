@@ -230,6 +230,34 @@ pub fn for_csv_problem(problem: &str) -> Summary {
     format_help(problem)
 }
 
+/// The last word when a request ends in the dead-letter queue: it could not be finished, how
+/// many invites went out, and that the operators have it (they redrive it once the cause is
+/// fixed, and the ledger makes sure nothing already sent is sent again).
+pub fn for_unfinished(sent_so_far: u64) -> Summary {
+    let invites = if sent_so_far == 1 {
+        "invite"
+    } else {
+        "invites"
+    };
+    let text = format!(
+        "Your bulk invite request could not be finished because of a problem on our side.\n\n\
+         {sent_so_far} {invites} went out so far. Our operators have been alerted and will \
+         complete the request once the problem is fixed; nobody will be invited twice. \
+         You do not need to send the list again.\n"
+    );
+    let html = format!(
+        "<html><body><p>Your bulk invite request could not be finished because of a problem on \
+         our side.</p>\n<p>{sent_so_far} {invites} went out so far. Our operators have been \
+         alerted and will complete the request once the problem is fixed; nobody will be \
+         invited twice. You do not need to send the list again.</p></body></html>\n"
+    );
+    Summary {
+        text,
+        html,
+        rejected_rows_csv: None,
+    }
+}
+
 /// Renders the summary as a MIME message (multipart/alternative) for SES `SendEmail` raw content.
 pub fn to_mime(summary: &Summary, from: &Mailbox, to: &SenderEmail) -> Vec<u8> {
     let from: Address = match &from.name {
