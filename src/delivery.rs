@@ -110,7 +110,6 @@ impl Delivery<'_> {
         resume: Checkpoint,
     ) -> Result<Vec<PublishFailure>, ProcessError> {
         let start = invites.partition_point(|invite| invite.row < resume.next_row);
-        let resumed_at = resume.next_row;
         let mut failures: Vec<PublishFailure> = resume
             .failed
             .into_iter()
@@ -201,7 +200,7 @@ impl Delivery<'_> {
             match self.checkpoint(invites, &progress, &failures, false).await {
                 Ok(()) => {
                     if let ProcessError::DeadlineReached { progressed } = &mut err {
-                        *progressed = progress.next_row() > resumed_at;
+                        *progressed = progress.finished_prefix() > 0;
                     }
                 }
                 Err(save) => {

@@ -7,6 +7,10 @@
 //! - Random failures of a chosen fraction of all calls: 500, 503, throttling (in each service's
 //!   own error format), a connection dropped before the request is sent, and one dropped after
 //!   moto handled it (the response is lost: the SDK sends it again).
+//! - Environment faults: every call to one service answered `AccessDenied` in that service's
+//!   own format, for as long as the switch is on.
+//! - Latency: a fixed delay on every call (a real region's 10 to 30 ms), and a separate one on
+//!   `PublishBatch` (sustained throttling, or a call that hangs past the deadline).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -40,6 +44,12 @@ pub struct PublishFaults {
     pub injected: std::collections::BTreeMap<&'static str, usize>,
     /// `PublishBatch` calls whose response was dropped after moto published the batch.
     pub lost_publish_responses: usize,
+    /// Every call to this service (`dynamodb`, `sns`, `sesv2`, `s3`, `sqs`) is denied.
+    pub deny_service: Option<&'static str>,
+    /// Added to every call before it is sent.
+    pub latency: std::time::Duration,
+    /// Added to every `PublishBatch` call on top of `latency`.
+    pub publish_latency: std::time::Duration,
 }
 
 impl PublishFaults {
@@ -55,7 +65,10 @@ impl PublishFaults {
 
 /// The service a request is for, from its shape.
 fn service(request: &HttpRequest, body: &str) -> &'static str {
-    if request.headers().get("x-amz-target").is_some() {
+    let target = request.headers().get("x-amz-target").unwrap_or_default();
+    if target.starts_with("AmazonSQS") {
+        "sqs"
+    } else if !target.is_empty() {
         "dynamodb"
     } else if body.starts_with("Action=") {
         "sns"
@@ -94,6 +107,35 @@ fn throttled(service: &str) -> HttpResponse {
     if let Some((name, value)) = header {
         response.headers_mut().insert(name, value);
     }
+    response
+}
+
+/// An access-denied response in the service's own error format.
+fn denied(service: &str) -> HttpResponse {
+    let (status, body, header): (u16, &str, (&str, &str)) = match service {
+        "dynamodb" | "sqs" => (
+            400,
+            r#"{"__type":"com.amazon.coral.service#AccessDeniedException","message":"injected: not authorized"}"#,
+            ("content-type", "application/x-amz-json-1.0"),
+        ),
+        "sns" => (
+            403,
+            "<ErrorResponse><Error><Type>Sender</Type><Code>AuthorizationError</Code><Message>injected</Message></Error><RequestId>injected</RequestId></ErrorResponse>",
+            ("content-type", "text/xml"),
+        ),
+        "sesv2" => (
+            403,
+            r#"{"message":"injected"}"#,
+            ("x-amzn-errortype", "AccessDeniedException"),
+        ),
+        _ => (
+            403,
+            "<Error><Code>AccessDenied</Code><Message>injected</Message></Error>",
+            ("content-type", "application/xml"),
+        ),
+    };
+    let mut response = HttpResponse::new(status.try_into().unwrap(), SdkBody::from(body));
+    response.headers_mut().insert(header.0, header.1);
     response
 }
 
@@ -250,13 +292,49 @@ fn failed_xml(withheld: &[Withheld]) -> String {
 }
 
 impl HttpConnector for FaultyConnector {
-    fn call(&self, mut request: HttpRequest) -> HttpConnectorFuture {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let body = request
             .body()
             .bytes()
             .map(|b| String::from_utf8_lossy(b).into_owned())
             .unwrap_or_default();
         let service = service(&request, &body);
+        let (delay, deny) = {
+            let faults = self.faults.lock().unwrap();
+            let publish = body.starts_with("Action=PublishBatch&");
+            let delay = faults.latency
+                + if publish {
+                    faults.publish_latency
+                } else {
+                    Default::default()
+                };
+            (delay, faults.deny_service == Some(service))
+        };
+        if !delay.is_zero() {
+            let this = FaultyConnector {
+                inner: self.inner.clone(),
+                faults: self.faults.clone(),
+            };
+            return HttpConnectorFuture::new(async move {
+                tokio::time::sleep(delay).await;
+                this.call_now(request, body, service, deny).await
+            });
+        }
+        self.call_now(request, body, service, deny)
+    }
+}
+
+impl FaultyConnector {
+    fn call_now(
+        &self,
+        mut request: HttpRequest,
+        body: String,
+        service: &'static str,
+        deny: bool,
+    ) -> HttpConnectorFuture {
+        if deny {
+            return HttpConnectorFuture::ready(Ok(denied(service)));
+        }
         let fault = {
             let mut faults = self.faults.lock().unwrap();
             if faults.random_rate > 0.0 && faults.roll() < faults.random_rate {

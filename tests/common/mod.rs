@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod faults;
+pub mod queue;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
