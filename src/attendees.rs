@@ -1,4 +1,8 @@
 //! The attendee CSV: reading rows and applying the per-row rules.
+//!
+//! Memory follows the limits, not the input: rows past `MAX_ROWS` are counted and never kept,
+//! cells longer than their column's limit are rejected, and a rejected row keeps its values
+//! clipped to those limits. Row records themselves are bounded by [`crate::records`].
 
 use std::hash::BuildHasher;
 
@@ -7,7 +11,15 @@ use hashbrown::hash_table::{Entry, HashTable};
 
 use crate::domain::{AttendeeEmail, AttendeeName, EventUid, InvalidUid};
 use crate::records::{Record, Records};
-use crate::report::{FILE_ROW_BASE, FileOutcome, Reason, RejectedRow};
+use crate::report::{FILE_ROW_BASE, FileOutcome, OverLimit, Reason, RejectedRow};
+
+/// Longest email address, in characters (RFC 5321's path limit less its brackets).
+pub const MAX_EMAIL_CHARS: usize = 254;
+/// Longest uid, in characters: iCalendar uids in practice stay well below, and `event#<uid>`
+/// must fit a DynamoDB key.
+pub const MAX_UID_CHARS: usize = 256;
+/// Longest attendee name, in characters: the invite shows it in a greeting.
+pub const MAX_NAME_CHARS: usize = 256;
 
 /// The header the organizer must send; shown in summaries that report a format problem.
 pub const EXPECTED_HEADER: &str = "uid,email,name";
@@ -45,6 +57,8 @@ pub struct Attendees {
     pub candidates: Vec<Candidate>,
     /// Rows rejected by the row rules, in file order.
     pub rejected: Vec<RejectedRow>,
+    /// Rows past `MAX_ROWS`: counted only.
+    pub over_limit: OverLimit,
 }
 
 /// Why the CSV as a whole cannot be used. Reported to the organizer, never retried.
@@ -139,16 +153,22 @@ pub fn parse_files<'a>(
         let name = name.map_or_else(|| format!("attachment {}", index + 1), str::to_string);
         match parse_file(text, index, max_rows.saturating_sub(rows_read)) {
             Ok(file) => {
-                let rows = file.candidates.len() + file.rejected.len();
+                let rows =
+                    file.candidates.len() + file.rejected.len() + file.over_limit.rows as usize;
                 rows_read += rows;
                 // The first file's lists are taken whole: copying a large list costs time and,
                 // for a moment, twice the memory.
+                let over_limit = all.over_limit.rows + file.over_limit.rows;
                 if all.candidates.is_empty() && all.rejected.is_empty() {
                     all = file;
                 } else {
                     all.candidates.extend(file.candidates);
                     all.rejected.extend(file.rejected);
                 }
+                all.over_limit = OverLimit {
+                    rows: over_limit,
+                    max_rows,
+                };
                 outcomes.push(FileOutcome {
                     name,
                     rows,
@@ -180,6 +200,7 @@ fn parse_file(text: &str, file_index: usize, max_rows: usize) -> Result<Attendee
     let mut attendees = Attendees {
         candidates: Vec::with_capacity(lines_in_file.min(max_rows)),
         rejected: Vec::new(),
+        over_limit: OverLimit { rows: 0, max_rows },
     };
     let mut uids = UidInterner::default();
     // The parser skips blank lines; the organizer's editor does not, so row numbers come from
@@ -188,25 +209,25 @@ fn parse_file(text: &str, file_index: usize, max_rows: usize) -> Result<Attendee
     let mut data_rows = 0usize;
     while let Some((start, record)) = records.next_record() {
         let row = row_base + lines.line_at(start);
-        if !record.is_readable() {
+        if record.fits() && record.is_blank() {
+            continue;
+        }
+        data_rows += 1;
+        if data_rows > max_rows {
+            attendees.over_limit.rows += 1;
+            continue;
+        }
+        if !record.fits() {
             attendees.rejected.push(RejectedRow {
                 row,
                 uid: String::new(),
                 email: String::new(),
                 name: String::new(),
-                reason: Reason::Unreadable,
+                reason: Reason::RowTooLong,
             });
             continue;
         }
-        if record.is_blank() {
-            continue;
-        }
-        data_rows += 1;
-        let outcome = if data_rows > max_rows {
-            Err(Reason::OverLimit { max_rows })
-        } else {
-            check_row(row, &record, &columns, &mut uids)
-        };
+        let outcome = check_row(row, &record, &columns, &mut uids);
         match outcome {
             Ok(candidate) => attendees.candidates.push(candidate),
             Err(reason) => attendees
@@ -332,12 +353,22 @@ fn check_row(
     let field = |at: usize| record.get(at).filter(|value| !value.is_empty());
     let raw_uid = field(columns.uid).ok_or(Reason::MissingField("uid"))?;
     let raw_email = field(columns.email).ok_or(Reason::MissingField("email"))?;
+    let raw_name = columns.name.and_then(|at| record.get(at)).unwrap_or("");
+    for (field, value, max_chars) in [
+        ("uid", raw_uid, MAX_UID_CHARS),
+        ("email", raw_email, MAX_EMAIL_CHARS),
+        ("name", raw_name, MAX_NAME_CHARS),
+    ] {
+        if longer_than(value, max_chars) {
+            return Err(Reason::TooLong { field, max_chars });
+        }
+    }
     let uid = uids.get(raw_uid).map_err(|err| match err {
         InvalidUid::Empty => Reason::MissingField("uid"),
         InvalidUid::TooLong | InvalidUid::ControlCharacter => Reason::InvalidUid,
     })?;
     let email = AttendeeEmail::parse(raw_email).map_err(|_| Reason::InvalidEmail)?;
-    let name = AttendeeName::parse(columns.name.and_then(|at| record.get(at)).unwrap_or(""));
+    let name = AttendeeName::parse(raw_name);
     Ok(Candidate {
         row,
         uid,
@@ -346,13 +377,30 @@ fn check_row(
     })
 }
 
+/// True when `text` has more than `max_chars` characters (bytes first: the common case is
+/// decided without counting).
+fn longer_than(text: &str, max_chars: usize) -> bool {
+    text.len() > max_chars && text.chars().nth(max_chars).is_some()
+}
+
+/// `text` cut to `max_chars` characters, with `…` when something was cut.
+pub fn clip(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+    }
+}
+
 fn rejected(row: u64, record: &Record<'_>, columns: &Columns, reason: Reason) -> RejectedRow {
-    let value = |at: usize| record.get(at).unwrap_or("").to_string();
+    let value = |at: usize, max_chars| clip(record.get(at).unwrap_or(""), max_chars);
     RejectedRow {
         row,
-        uid: value(columns.uid).to_lowercase(),
-        email: value(columns.email),
-        name: columns.name.map(value).unwrap_or_default(),
+        uid: value(columns.uid, MAX_UID_CHARS).to_lowercase(),
+        email: value(columns.email, MAX_EMAIL_CHARS),
+        name: columns
+            .name
+            .map(|at| value(at, MAX_NAME_CHARS))
+            .unwrap_or_default(),
         reason,
     }
 }
@@ -418,24 +466,82 @@ mod tests {
     }
 
     #[test]
-    fn rows_over_the_limit_are_reported_not_checked() {
+    fn rows_over_the_limit_are_counted_not_kept() {
         let got = super::parse(
             "uid,email
 ev1,a@example.com
 ev1,b@example.com
+
 ev1,bad
 ",
             1,
         )
         .unwrap();
         assert_eq!(got.candidates.len(), 1);
+        assert!(got.rejected.is_empty(), "nothing past the limit is kept");
+        assert_eq!(
+            got.over_limit,
+            OverLimit {
+                rows: 2,
+                max_rows: 1
+            }
+        );
+    }
+
+    #[test]
+    fn cells_over_their_limits_are_rejected_and_kept_clipped() {
+        let long_name = "n".repeat(MAX_NAME_CHARS + 1);
+        let long_uid = "u".repeat(MAX_UID_CHARS + 1);
+        let long_email = format!("{}@example.com", "a".repeat(MAX_EMAIL_CHARS));
+        let text = format!(
+            "uid,email,name\nev1,ok@example.com,{}\nev1,a@example.com,{long_name}\n\
+             {long_uid},b@example.com,\nev1,{long_email},\n",
+            "é".repeat(MAX_NAME_CHARS)
+        );
+        let got = parse(&text).unwrap();
+        assert_eq!(got.candidates.len(), 1, "exactly at the limit is fine");
         assert_eq!(
             reasons(&got),
-            vec![
-                (3, Reason::OverLimit { max_rows: 1 }),
-                (4, Reason::OverLimit { max_rows: 1 })
+            [
+                (
+                    3,
+                    Reason::TooLong {
+                        field: "name",
+                        max_chars: MAX_NAME_CHARS
+                    }
+                ),
+                (
+                    4,
+                    Reason::TooLong {
+                        field: "uid",
+                        max_chars: MAX_UID_CHARS
+                    }
+                ),
+                (
+                    5,
+                    Reason::TooLong {
+                        field: "email",
+                        max_chars: MAX_EMAIL_CHARS
+                    }
+                ),
             ]
         );
+        assert_eq!(got.rejected[0].name.chars().count(), MAX_NAME_CHARS + 1);
+        assert!(got.rejected[0].name.ends_with('…'));
+        assert!(got.rejected[1].uid.chars().count() <= MAX_UID_CHARS + 1);
+        assert_eq!(clip("abc", 3), "abc");
+        assert_eq!(clip("abcd", 3), "abc…");
+        assert_eq!(clip("ééé", 2), "éé…");
+    }
+
+    #[test]
+    fn a_giant_row_is_rejected_without_being_kept() {
+        let giant = "x".repeat(crate::records::MAX_RECORD_BYTES + 10);
+        let text = format!("uid,email,name\nev1,a@example.com,\"{giant}\"\nev1,b@example.com,\n");
+        let got = parse(&text).unwrap();
+        assert_eq!(got.candidates.len(), 1);
+        assert_eq!(reasons(&got), [(2, Reason::RowTooLong)]);
+        assert!(got.rejected[0].name.is_empty());
     }
 
     fn reasons(attendees: &Attendees) -> Vec<(u64, Reason)> {
@@ -580,6 +686,8 @@ ev1,bad
 
     #[test]
     fn header_only_has_no_rows() {
-        assert_eq!(parse("uid,email,name\n").unwrap(), Attendees::default());
+        let got = parse("uid,email,name\n").unwrap();
+        assert!(got.candidates.is_empty() && got.rejected.is_empty());
+        assert_eq!(got.over_limit.rows, 0);
     }
 }

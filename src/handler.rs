@@ -417,6 +417,7 @@ async fn process_claimed(
         .within(config.limits.deadline_margin / 2, lookup)
         .await
         .ok_or(ProcessError::DeadlineReached { progressed: false })??;
+    let over_limit = rows.over_limit;
     let plan = plan::decide(sender, rows, &lookups);
 
     // 7. Publish one message per invite, from where an earlier delivery stopped.
@@ -436,6 +437,7 @@ async fn process_claimed(
 
     // 8. Tell the sender what was sent and what was not, then close the ledger.
     let mut report = plan.into_report(&failures);
+    report.over_limit = over_limit;
     if files.len() > 1 || files.iter().any(|file| file.error.is_some()) {
         report.files = files;
     }

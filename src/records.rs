@@ -4,8 +4,18 @@
 //! and its trimming builds a second record per row. The attendee file is already one `&str`,
 //! so this drives `csv_core`'s parser over it directly: each record's fields land in one
 //! reused buffer and are trimmed as they are read, with no allocation per row.
+//!
+//! Memory is bounded while reading, whatever the text: a record longer than
+//! [`MAX_RECORD_BYTES`] or with more than [`MAX_FIELDS`] fields is read to its end without being
+//! kept, and comes back as a record that does not fit ([`Record::fits`] is false).
 
 use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
+
+/// Longest record kept, in bytes: a real attendee row is a few hundred bytes, an address-book
+/// export with every column a few thousand.
+pub const MAX_RECORD_BYTES: usize = 64 * 1024;
+/// Most fields kept per record.
+pub const MAX_FIELDS: usize = 1024;
 
 /// A reader of the records in `text`, in order.
 pub struct Records<'a> {
@@ -39,6 +49,9 @@ impl<'a> Records<'a> {
     pub fn next_record(&mut self) -> Option<(usize, Record<'_>)> {
         let start = self.consumed;
         let (mut written, mut ended) = (0, 0);
+        // Past a limit the record's bytes are still read (the parser must find its end) but
+        // written over the same buffer, never grown.
+        let mut oversized = false;
         loop {
             // An empty input tells the parser the text is over; it then ends the last record.
             let (result, read, out, end) = self.parser.read_record(
@@ -51,8 +64,23 @@ impl<'a> Records<'a> {
             ended += end;
             match result {
                 ReadRecordResult::InputEmpty => {}
+                ReadRecordResult::OutputFull if self.fields.len() >= MAX_RECORD_BYTES => {
+                    (oversized, written) = (true, 0);
+                }
                 ReadRecordResult::OutputFull => self.fields.resize(self.fields.len() * 2, 0),
+                ReadRecordResult::OutputEndsFull if self.ends.len() >= MAX_FIELDS => {
+                    (oversized, ended) = (true, 0);
+                }
                 ReadRecordResult::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                ReadRecordResult::Record if oversized => {
+                    return Some((
+                        start,
+                        Record {
+                            text: None,
+                            ends: &[],
+                        },
+                    ));
+                }
                 ReadRecordResult::Record => {
                     let ends = &self.ends[..ended];
                     // Quotes and delimiters are ASCII, so the fields of a `&str` are UTF-8; the
@@ -80,8 +108,8 @@ impl<'r> Record<'r> {
         (0..self.ends.len()).filter_map(|index| self.get(index))
     }
 
-    /// False when the record's bytes were not text (never for records of a `&str`).
-    pub fn is_readable(&self) -> bool {
+    /// False when the record was over [`MAX_RECORD_BYTES`] or [`MAX_FIELDS`] and not kept.
+    pub fn fits(&self) -> bool {
         self.text.is_some()
     }
 
@@ -138,6 +166,32 @@ mod tests {
         let got = read_all(&text, b',');
         assert_eq!(got[0].1.len(), 41);
         assert_eq!(got[0].1[0], long);
+    }
+
+    #[test]
+    fn oversized_records_are_skipped_whole_and_reading_goes_on() {
+        let giant = "x".repeat(MAX_RECORD_BYTES * 3);
+        let many = vec!["y"; MAX_FIELDS + 5].join(",");
+        let text = format!("a,b\n\"{giant}\",c\n{many}\nd,e\n");
+        let mut records = Records::new(&text, b',');
+        let mut fits = Vec::new();
+        while let Some((_, record)) = records.next_record() {
+            fits.push((record.fits(), record.iter().collect::<Vec<_>>().join("|")));
+        }
+        assert_eq!(
+            fits,
+            [
+                (true, "a|b".to_string()),
+                (false, String::new()),
+                (false, String::new()),
+                (true, "d|e".to_string())
+            ]
+        );
+        assert!(
+            records.fields.len() <= MAX_RECORD_BYTES * 2,
+            "buffer stays bounded"
+        );
+        assert!(records.ends.len() <= MAX_FIELDS * 2);
     }
 
     #[test]

@@ -10,10 +10,19 @@ pub enum Reason {
     MissingField(&'static str),
     /// The email address is not valid.
     InvalidEmail,
-    /// The uid is present but unusable (too long, control characters).
+    /// The uid is present but unusable (control characters).
     InvalidUid,
-    /// The CSV reader could not read the row.
-    Unreadable,
+    /// A value is longer than its column allows ([`crate::attendees::MAX_UID_CHARS`] and the
+    /// other cell limits).
+    TooLong {
+        /// The column.
+        field: &'static str,
+        /// Its limit, in characters.
+        max_chars: usize,
+    },
+    /// The row is longer than [`crate::records::MAX_RECORD_BYTES`] (or has more fields than
+    /// [`crate::records::MAX_FIELDS`]); it was not kept.
+    RowTooLong,
     /// The same `(uid, email)` pair appeared on an earlier row, which is the one sent.
     Duplicate {
         /// Row number of the first occurrence.
@@ -27,11 +36,6 @@ pub enum Reason {
     NotYourEvent,
     /// SNS refused the message for this invite.
     PublishFailed(String),
-    /// The request has more rows than one request may carry (`MAX_ROWS`).
-    OverLimit {
-        /// The limit.
-        max_rows: usize,
-    },
 }
 
 impl fmt::Display for Reason {
@@ -40,20 +44,37 @@ impl fmt::Display for Reason {
             Reason::MissingField(field) => write!(f, "missing field ({field})"),
             Reason::InvalidEmail => f.write_str("invalid email"),
             Reason::InvalidUid => f.write_str("invalid uid"),
-            Reason::Unreadable => f.write_str("unreadable row"),
+            Reason::TooLong { field, max_chars } => {
+                write!(f, "{field} too long (more than {max_chars} characters)")
+            }
+            Reason::RowTooLong => write!(
+                f,
+                "row too long (more than {} KiB or {} columns)",
+                crate::records::MAX_RECORD_BYTES / 1024,
+                crate::records::MAX_FIELDS
+            ),
             Reason::Duplicate { first_row } => write!(f, "duplicate of row {first_row}"),
             Reason::Blocked => f.write_str("blocked"),
             Reason::UnknownEvent => f.write_str("unknown event"),
             Reason::NotYourEvent => f.write_str("not your event"),
             Reason::PublishFailed(code) => write!(f, "publish failed ({code})"),
-            Reason::OverLimit { max_rows } => {
-                write!(f, "over the limit of {max_rows} rows per request")
-            }
         }
     }
 }
 
+/// Rows after the first `MAX_ROWS` of a request: counted, never kept or checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OverLimit {
+    /// Data rows past the limit.
+    pub rows: u64,
+    /// The limit (`MAX_ROWS`).
+    pub max_rows: usize,
+}
+
 /// A row that was not sent, with the values the organizer wrote, for the summary.
+///
+/// Values are clipped to their column's limit (with `…`), so a rejected row costs a few hundred
+/// bytes at most whatever the file held.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RejectedRow {
     /// Line number in the CSV file (the header is line 1).
@@ -102,6 +123,8 @@ pub struct Report {
     pub rejected: Vec<RejectedRow>,
     /// The CSV files read, when the email carried more than one or one was unusable.
     pub files: Vec<FileOutcome>,
+    /// Rows past `MAX_ROWS`, not read.
+    pub over_limit: OverLimit,
 }
 
 impl Report {
@@ -122,6 +145,7 @@ impl Report {
             by_uid,
             rejected,
             files: Vec::new(),
+            over_limit: OverLimit::default(),
         }
     }
 
@@ -150,9 +174,9 @@ impl Report {
         }
     }
 
-    /// Rows not sent in all.
+    /// Rows not sent in all, those past the row limit included.
     pub fn not_sent(&self) -> usize {
-        self.rejected.len()
+        self.rejected.len() + self.over_limit.rows as usize
     }
 }
 

@@ -17,6 +17,14 @@ pub const SUBJECT: &str = "calendarsnack.com Bulk Invite Status";
 /// an attached [`REJECTED_ROWS_FILE`] as well.
 pub const MAX_LISTED_ROWS: usize = 25;
 
+/// Events listed one by one; past this the rest are summed in one line, so a list of 100,000
+/// distinct unknown uids still makes a short email.
+pub const MAX_LISTED_UIDS: usize = 500;
+
+/// Most bytes of [`REJECTED_ROWS_FILE`]: with base64 and both bodies the email stays well under
+/// 10 MB (SES takes 40 MB) however many rows were rejected; rows past it are counted in the body.
+pub const MAX_ATTACHMENT_BYTES: usize = 4 * 1024 * 1024;
+
 /// The attached list of rows not sent: the organizer's columns first, so it can be fixed and
 /// sent back as is (the `row` and `reason` columns are ignored on the way back in).
 pub const REJECTED_ROWS_FILE: &str = "rejected-rows.csv";
@@ -58,7 +66,7 @@ pub fn for_report(report: &Report) -> Summary {
     let mut text = String::from("Your bulk invite request has been processed.\n\n");
     let mut html =
         String::from("<html><body><p>Your bulk invite request has been processed.</p>\n<ul>\n");
-    for (uid, tally) in &report.by_uid {
+    for (uid, tally) in report.by_uid.iter().take(MAX_LISTED_UIDS) {
         let label = uid_label(uid);
         if tally.sent > 0 {
             let _ = writeln!(text, "{label}: {} invites sent", tally.sent);
@@ -79,6 +87,15 @@ pub fn for_report(report: &Report) -> Summary {
             );
         }
     }
+    if report.by_uid.len() > MAX_LISTED_UIDS {
+        let rest = report.by_uid.values().skip(MAX_LISTED_UIDS);
+        let (count, sent, not_sent) = rest.fold((0, 0, 0), |(c, s, n), t| {
+            (c + 1, s + t.sent, n + t.not_sent)
+        });
+        let line = format!("... and {count} more uids: {sent} invites sent, {not_sent} not sent.");
+        let _ = writeln!(text, "{line}");
+        let _ = writeln!(html, "<li>{}</li>", escape_html(&line));
+    }
     html.push_str("</ul>\n");
     let _ = write!(
         text,
@@ -92,6 +109,17 @@ pub fn for_report(report: &Report) -> Summary {
         report.sent(),
         report.not_sent()
     );
+
+    let over = report.over_limit;
+    if over.rows > 0 {
+        let line = format!(
+            "{} rows after the first {} were not read: one request carries at most {} rows. \
+             Send them in another email.",
+            over.rows, over.max_rows, over.max_rows
+        );
+        let _ = writeln!(text, "{line}");
+        let _ = writeln!(html, "<p>{}</p>", escape_html(&line));
+    }
 
     if !report.files.is_empty() {
         text.push_str("\nFiles:\n");
@@ -136,24 +164,34 @@ pub fn for_report(report: &Report) -> Summary {
             );
         }
         html.push_str("</table>\n");
-        let unlisted = report.rejected.len().saturating_sub(MAX_LISTED_ROWS);
-        if unlisted > 0 {
-            let all = report.rejected.len();
-            let _ = writeln!(
-                text,
-                "  ... and {unlisted} more rows not sent.\n\n\
-                 All {all} rows not sent are in the attached {REJECTED_ROWS_FILE}: fix them and send the file back as is."
-            );
-            let _ = writeln!(
-                html,
-                "<p>... and {unlisted} more rows not sent.</p>\n<p>All {all} rows not sent are in the attached \
-                 {REJECTED_ROWS_FILE}: fix them and send the file back as is.</p>"
-            );
-        }
+    }
+    let unlisted = report.rejected.len().saturating_sub(MAX_LISTED_ROWS);
+    let mut rejected_rows_csv = None;
+    if unlisted > 0 {
+        let all = report.rejected.len();
+        let (csv, in_file) = rejected_rows_file(report, MAX_ATTACHMENT_BYTES);
+        rejected_rows_csv = Some(csv);
+        let where_ = if in_file == all {
+            format!("All {all} rows not sent are in the attached {REJECTED_ROWS_FILE}")
+        } else {
+            format!(
+                "The first {in_file} of the {all} rows not sent are in the attached \
+                 {REJECTED_ROWS_FILE} (the file is kept under 4 MB)"
+            )
+        };
+        let _ = writeln!(
+            text,
+            "  ... and {unlisted} more rows not sent.\n\n\
+             {where_}: fix them and send the file back as is."
+        );
+        let _ = writeln!(
+            html,
+            "<p>... and {unlisted} more rows not sent.</p>\n<p>{}: fix them and send the file \
+             back as is.</p>",
+            escape_html(&where_)
+        );
     }
     html.push_str("</body></html>\n");
-    let rejected_rows_csv =
-        (report.rejected.len() > MAX_LISTED_ROWS).then(|| rejected_rows_csv(report));
     Summary {
         text,
         html,
@@ -164,6 +202,11 @@ pub fn for_report(report: &Report) -> Summary {
 /// Every rejected row as CSV: `uid,email,name,row,reason`, and `file` when the request had
 /// several files (`row` is then the line in that file).
 pub fn rejected_rows_csv(report: &Report) -> String {
+    rejected_rows_file(report, usize::MAX).0
+}
+
+/// The rejected rows as CSV, as many as fit in `max_bytes`, and how many that is.
+fn rejected_rows_file(report: &Report, max_bytes: usize) -> (String, usize) {
     let several = report.files.len() > 1;
     let mut writer = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["uid", "email", "name", "row", "reason"];
@@ -171,6 +214,7 @@ pub fn rejected_rows_csv(report: &Report) -> String {
         header.push("file");
     }
     let _ = writer.write_record(&header);
+    let mut written = 0;
     for row in &report.rejected {
         let mut record = vec![
             row.uid.clone(),
@@ -183,10 +227,17 @@ pub fn rejected_rows_csv(report: &Report) -> String {
             let file = report.files.get((row.row / FILE_ROW_BASE) as usize);
             record.push(file.map(|f| f.name.clone()).unwrap_or_default());
         }
+        // A row is at most a few KiB (values are clipped), so checking before each keeps the
+        // file within a row of the limit.
+        if writer.get_ref().len() + record.iter().map(|v| v.len() + 3).sum::<usize>() > max_bytes {
+            break;
+        }
         let _ = writer.write_record(&record);
+        let _ = writer.flush();
+        written += 1;
     }
     let bytes = writer.into_inner().unwrap_or_default();
-    String::from_utf8(bytes).unwrap_or_default()
+    (String::from_utf8(bytes).unwrap_or_default(), written)
 }
 
 fn format_help(problem: &str) -> Summary {
@@ -356,6 +407,56 @@ mod tests {
             for_report(&report()).rejected_rows_csv.is_none(),
             "short lists are not attached"
         );
+    }
+
+    #[test]
+    fn the_largest_possible_summary_stays_under_ten_megabytes() {
+        use crate::attendees::{MAX_EMAIL_CHARS, MAX_NAME_CHARS, MAX_UID_CHARS};
+        // Every row rejected with values at their limits (clipped, multibyte, HTML-escaped),
+        // each under its own uid: the worst a request of MAX_ROWS rows can ask for.
+        let rows = crate::config::DEFAULT_MAX_ROWS;
+        let rejected = (0..rows)
+            .map(|row| RejectedRow {
+                row: row + 2,
+                uid: format!("{row}{}", "<".repeat(MAX_UID_CHARS)),
+                email: "&".repeat(MAX_EMAIL_CHARS + 1),
+                name: "é".repeat(MAX_NAME_CHARS + 1),
+                reason: Reason::TooLong {
+                    field: "name",
+                    max_chars: MAX_NAME_CHARS,
+                },
+            })
+            .collect();
+        let mut report = Report::new([], rejected);
+        report.over_limit = crate::report::OverLimit {
+            rows: 1_000_000,
+            max_rows: rows as usize,
+        };
+        let summary = for_report(&report);
+        let mime = to_mime(
+            &summary,
+            &Mailbox::parse("n@calendarsnack.com").unwrap(),
+            &SenderEmail::parse("o@example.com").unwrap(),
+        );
+        eprintln!("worst-case summary: {} bytes", mime.len());
+        assert!(mime.len() < 10_000_000, "{} bytes", mime.len());
+        assert!(
+            summary
+                .text
+                .contains("... and 99500 more uids: 0 invites sent, 99500 not sent.")
+        );
+        assert!(
+            summary
+                .text
+                .contains("1000000 rows after the first 100000 were not read")
+        );
+        assert!(
+            summary.text.contains("The first "),
+            "the file says it was cut"
+        );
+        let csv = summary.rejected_rows_csv.unwrap();
+        assert!(csv.len() <= MAX_ATTACHMENT_BYTES);
+        assert!(csv.lines().count() > 1000);
     }
 
     #[test]

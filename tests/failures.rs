@@ -251,3 +251,50 @@ async fn minimal_s3_and_sns_events_are_processed() {
     assert_eq!(deliveries(&f).len(), 4);
     assert_eq!(f.emails().len(), 2);
 }
+
+#[tokio::test]
+async fn rows_past_the_limit_are_counted_and_giant_cells_rejected() {
+    let mut f = Fixture::new("bounded").await;
+    f.seed_event("ev-a", &f.sender).await;
+    f.app.config.limits.max_rows = 50;
+    let mut csv = String::from("uid,email,name\nev-a,giant@example.com,\"");
+    csv.push_str(&"x".repeat(200_000));
+    csv.push_str("\"\nev-a,longname@example.com,");
+    csv.push_str(&"n".repeat(300));
+    csv.push('\n');
+    for i in 0..248 {
+        csv.push_str(&format!("ev-a,attendee{i}@example.com,\n"));
+    }
+    let response = f.run_csv(&csv).await;
+    assert!(failed_ids(&response).is_empty());
+    assert_eq!(
+        deliveries(&f).len(),
+        48,
+        "the first 50 rows less the two rejected"
+    );
+    let emails = f.emails();
+    assert_eq!(emails.len(), 1);
+    let (text, _) = bodies(&emails[0]);
+    assert!(
+        text.contains("200 rows after the first 50 were not read"),
+        "{text}"
+    );
+    assert!(
+        text.contains("row 2, (no uid), : row too long (more than 64 KiB"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "row 3, ev-a, longname@example.com: name too long (more than 256 characters)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("Total: 48 invites sent, 202 not sent."),
+        "{text}"
+    );
+    assert!(
+        emails[0].raw_message().len() < 20_000,
+        "the giant cell is not echoed back"
+    );
+}
