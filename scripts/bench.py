@@ -210,6 +210,52 @@ def run_size(n):
     }
 
 
+def memory_case(name):
+    """The inputs of issue 8's memory bound, each as large as MAX_OBJECT_BYTES (40 MiB) allows.
+
+    - rows: 1.2 million short rows (a 28 MB email); the first 100,000 (MAX_ROWS) each have their
+      own uid and an invalid address, so every one is rejected and listed; the rest are past the
+      limit.
+    - giant-cell: one row whose name cell is 29 MB (a 40 MB email).
+    """
+    if name == "rows":
+        lines = ["uid,email"] + [f"u{i},x{i}" for i in range(1_200_000)]
+        return "\r\n".join(lines) + "\r\n"
+    if name == "giant-cell":
+        return f"uid,email,name\r\n{EVENTS[0]},giant@example.com,\"" + "x" * 29_000_000 + "\"\r\n"
+    raise ValueError(name)
+
+
+def run_memory(name):
+    csv_text = memory_case(name)
+    raw = email_bytes(csv_text)
+    key = f"bulk_event_invites_email/memory-{name}"
+    topic_arn = set_up([], raw, key)
+    stub = RuntimeStub([sqs_event(key)])
+    process = subprocess.Popen([str(BINARY)], env=function_env(topic_arn, stub.address))
+    while stub.first_poll_ns is None:
+        time.sleep(0.001)
+    started = time.monotonic_ns()
+    if not stub.done.wait(900):
+        process.kill()
+        sys.exit(f"memory {name}: no answer in 900 s")
+    wall = (time.monotonic_ns() - started) / 1e9
+    rss = peak_rss_kib(process.pid)
+    process.terminate()
+    process.wait()
+    stub.close()
+    if stub.errors or stub.responses[0] != {"batchItemFailures": []}:
+        sys.exit(f"memory {name}: function failed: {stub.errors or stub.responses}")
+    state = json.loads(moto("/moto-api/data.json"))
+    emails = [m for m in state["ses"]["RawMessage"] if ORGANIZER in m["destinations"]]
+    published = sum(len(t["sent_notifications"]) for t in state["sns"]["Topic"] if t["arn"] == topic_arn)
+    return {
+        "case": name, "email_bytes": len(raw), "wall_s": round(wall, 2), "published": published,
+        "summaries": len(emails), "summary_bytes": max((len(m["raw_data"]) for m in emails), default=0),
+        "peak_rss_mib": round(rss / 1024, 1),
+    }
+
+
 def cold_start(runs):
     """Milliseconds from process start to the first poll of the Runtime API."""
     samples = []
@@ -233,15 +279,24 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--cold-starts", type=int, default=20)
+    parser.add_argument("--memory", default="rows,giant-cell",
+                        help="memory-bound cases (issue 8); the bound is half of the template's 512 MB")
     parser.add_argument("--out", default=str(ROOT / ".tmp" / "bench" / "results.json"))
     args = parser.parse_args()
-    results = {"sizes": [], "cold_start": None}
+    results = {"sizes": [], "memory": [], "cold_start": None}
     for n in [int(s) for s in args.sizes.split(",") if s]:
         result = run_size(n)
         results["sizes"].append(result)
         print(json.dumps(result), flush=True)
         if not result["exactly_once"] or result["calls_total"] > result["budget"]:
             print(f"N={n}: FAILED (exactly once: {result['exactly_once']}, calls {result['calls_total']} > budget {result['budget']})")
+            sys.exit(1)
+    for name in [c for c in args.memory.split(",") if c]:
+        result = run_memory(name)
+        results["memory"].append(result)
+        print(json.dumps({"memory": result}), flush=True)
+        if result["peak_rss_mib"] > 256 or result["summary_bytes"] > 10_000_000 or result["summaries"] != 1:
+            print(f"memory {name}: FAILED (peak RSS over 256 MiB, summary over 10 MB, or not one summary)")
             sys.exit(1)
     if args.cold_starts:
         results["cold_start"] = cold_start(args.cold_starts)
