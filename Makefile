@@ -1,5 +1,5 @@
 # The two commands of the README, and a few helpers. Each installs what it needs.
-.PHONY: demo test lint bench
+.PHONY: demo test lint bench dev
 
 ## Run a real bulk request end to end against the local AWS emulator (moto server).
 demo:
@@ -17,3 +17,7 @@ lint:
 ## Scale (1k/10k/100k rows against moto), cold-start and parsing benchmarks; see BENCHMARKS.md.
 bench:
 	scripts/bench.sh
+
+## A seeded moto server for replaying events/ with cargo lambda; prints the commands. Ctrl-C stops it.
+dev:
+	scripts/dev.sh

@@ -41,6 +41,7 @@ def client(service):
 
 
 def set_up():
+    """Creates and seeds the demo world; returns the invite topic's ARN and its queue's URL."""
     dynamodb, s3, sns, sqs = client("dynamodb"), client("s3"), client("sns"), client("sqs")
     dynamodb.create_table(
         TableName=TABLE,

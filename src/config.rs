@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::authenticity::Policy;
 use crate::domain::SenderEmail;
+use crate::emf::MetricsConfig;
 
 /// Region used when neither `REGION` nor `AWS_REGION` is set, as in the original.
 pub const DEFAULT_REGION: &str = "us-west-2";
@@ -79,6 +80,9 @@ pub struct Config {
     pub sdk: SdkSettings,
     /// What SES must have verified about a sender (`SENDER_POLICY`: `strict`, the default, or `off`).
     pub sender_policy: Policy,
+    /// Namespace and `Service` dimension of the per-request metrics (`METRICS_NAMESPACE`,
+    /// default `BulkInvites`; `METRICS_SERVICE`, default `bulk-invites`).
+    pub metrics: MetricsConfig,
 }
 
 /// Limits that keep one request within what the function was measured to handle.
@@ -250,6 +254,10 @@ impl Config {
             max_in_flight: max_in_flight as usize,
             limits,
             sdk,
+            metrics: MetricsConfig {
+                namespace: get("METRICS_NAMESPACE").unwrap_or_else(|| "BulkInvites".to_string()),
+                service: get("METRICS_SERVICE").unwrap_or_else(|| "bulk-invites".to_string()),
+            },
         })
     }
 }

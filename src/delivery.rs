@@ -32,10 +32,30 @@ use crate::plan::PublishFailure;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadline(Option<SystemTime>);
 
+/// Lambda's longest timeout (15 min) and a minute of clock skew: no real deadline lies further.
+const LONGEST_INVOCATION: Duration = Duration::from_secs(16 * 60);
+
+/// Time given to an invocation whose runtime reported a deadline that cannot be right.
+pub const FALLBACK_BUDGET: Duration = Duration::from_secs(300);
+
 impl Deadline {
-    /// From the context's deadline in epoch milliseconds; 0 means none is known (local runs).
+    /// From the context's deadline in epoch milliseconds; 0 means none is known.
     pub fn from_epoch_ms(ms: u64) -> Self {
         Self((ms > 0).then(|| UNIX_EPOCH + Duration::from_millis(ms)))
+    }
+
+    /// The deadline the runtime reported, when it can be right: in the future and no further
+    /// than Lambda's longest timeout. Otherwise (`Err`) [`FALLBACK_BUDGET`] from `now`.
+    ///
+    /// cargo-lambda 1.9.2's `watch` sends `Lambda-Runtime-Deadline-Ms: 600000`, a duration,
+    /// which read as an epoch time lies in 1970: trusted, it would stop every request at once.
+    pub fn from_runtime(ms: u64, now: SystemTime) -> Result<Self, Self> {
+        let reported = UNIX_EPOCH + Duration::from_millis(ms);
+        if ms > 0 && reported > now && reported <= now + LONGEST_INVOCATION {
+            Ok(Self(Some(reported)))
+        } else {
+            Err(Self(Some(now + FALLBACK_BUDGET)))
+        }
     }
 
     /// The deadline in epoch milliseconds, or `fallback` from now when none is known.
@@ -266,6 +286,30 @@ mod tests {
         let none = Deadline::from_epoch_ms(0);
         assert!(!none.is_near(Duration::from_secs(3600)));
         assert!(none.epoch_ms_or(Duration::from_secs(60)) > 0);
+    }
+
+    #[test]
+    fn impossible_runtime_deadlines_get_the_fallback_budget() {
+        let now = SystemTime::now();
+        let epoch_ms = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let real = epoch_ms(now + Duration::from_secs(150));
+        assert_eq!(
+            Deadline::from_runtime(real, now),
+            Ok(Deadline::from_epoch_ms(real))
+        );
+        let fallback = Err(Deadline(Some(now + FALLBACK_BUDGET)));
+        for impossible in [
+            600_000,                                        // cargo lambda watch: a duration
+            0,                                              // none at all
+            epoch_ms(now - Duration::from_secs(1)),         // already past
+            epoch_ms(now + Duration::from_secs(24 * 3600)), // further than any Lambda timeout
+        ] {
+            assert_eq!(
+                Deadline::from_runtime(impossible, now),
+                fallback,
+                "{impossible}"
+            );
+        }
     }
 
     #[test]

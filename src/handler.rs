@@ -20,9 +20,11 @@ use crate::config::Config;
 use crate::continuation::Attempt;
 use crate::delivery::{Deadline, Delivery, LAST_CALL_SLACK};
 use crate::domain::SenderEmail;
+use crate::emf::{self, RequestMetrics, RequestOutcome};
 use crate::error::{AwsError, ProcessError};
 use crate::inbound::{self, EmailError};
 use crate::ledger::{Checkpoint, Claim, LedgerKey};
+use crate::metrics;
 use crate::notification::{self, Notification, ObjectRef};
 use crate::plan;
 use crate::summary::{self, Summary};
@@ -50,12 +52,20 @@ pub enum Outcome {
     /// The email had no usable CSV; the sender was told what to send.
     NoUsableCsv,
     /// Rows were processed and the summary sent.
-    Processed {
-        /// Invites published.
-        sent: usize,
-        /// Rows not sent.
-        not_sent: usize,
-    },
+    Processed(Tally),
+}
+
+/// What a processed request did, for its log line and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tally {
+    /// The organizer.
+    pub sender: SenderEmail,
+    /// Data rows in the request (past `MAX_ROWS` included).
+    pub rows: u64,
+    /// Invites published.
+    pub sent: usize,
+    /// Rows not sent, by reason kind.
+    pub not_sent: Vec<(&'static str, u64)>,
 }
 
 /// Handles one SQS batch: every record, each on its own, and reports only the records that
@@ -111,11 +121,13 @@ async fn handle_record(
     let objects = match notification::decode(body) {
         Ok(Notification::TestEvent) => {
             info!("not a request: s3:TestEvent acknowledged");
+            emit(app, &RequestMetrics::new(RequestOutcome::NotARequest));
             return Ok(());
         }
         Ok(Notification::Objects(objects)) => objects,
         Err(err) => {
             warn!(error = %err, "not a request: malformed notification acknowledged");
+            emit(app, &RequestMetrics::new(RequestOutcome::NotARequest));
             return Ok(());
         }
     };
@@ -187,14 +199,26 @@ pub struct Invocation {
 }
 
 impl Invocation {
-    /// From the Lambda context.
+    /// From the Lambda context. A deadline that cannot be right (past, or further than any
+    /// Lambda timeout) is replaced by a fallback budget, with one warning per process.
     pub fn from_context(context: &Context) -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        let now = SystemTime::now();
+        let nanos = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let deadline = Deadline::from_runtime(context.deadline, now).unwrap_or_else(|fallback| {
+            WARNED.call_once(|| {
+                warn!(
+                    reported_deadline_ms = context.deadline,
+                    fallback_budget_s = crate::delivery::FALLBACK_BUDGET.as_secs(),
+                    "the runtime's deadline is in the past or too far away (cargo lambda watch \
+                     sends a duration); using the fallback budget"
+                )
+            });
+            fallback
+        });
         Self {
             holder: format!("{}/{nanos}", context.request_id),
-            deadline: Deadline::from_epoch_ms(context.deadline),
+            deadline,
             claims: AtomicU64::new(0),
         }
     }
@@ -216,8 +240,56 @@ impl Invocation {
 /// Lease used when the context carries no deadline (local runs): Lambda's longest timeout.
 const LEASE_WITHOUT_DEADLINE: Duration = Duration::from_secs(900);
 
-/// Processes one stored email from S3 to summary.
+/// Processes one stored email from S3 to summary, and reports its metrics (one EMF line).
 pub async fn process_object(
+    app: &App,
+    object: &ObjectRef,
+    invocation: &Invocation,
+    attempt: &Attempt,
+) -> Result<Outcome, ProcessError> {
+    let started = std::time::Instant::now();
+    let (result, aws_calls) =
+        metrics::count_calls(run_request(app, object, invocation, attempt)).await;
+    let mut figures = RequestMetrics {
+        aws_calls,
+        duration: started.elapsed(),
+        ..RequestMetrics::new(RequestOutcome::Failed)
+    };
+    figures.outcome = match &result {
+        Ok(Outcome::Processed(tally)) => {
+            let not_sent: u64 = tally.not_sent.iter().map(|(_, n)| n).sum();
+            info!(key = %object.key, sender = %tally.sender, sent = tally.sent, not_sent, aws_calls, "bulk request processed");
+            figures.rows = tally.rows;
+            figures.invites_sent = tally.sent as u64;
+            figures.not_sent = tally.not_sent.clone();
+            RequestOutcome::Processed
+        }
+        Ok(Outcome::NoUsableCsv | Outcome::AlreadyCompleted) => RequestOutcome::Processed,
+        Ok(Outcome::Refused | Outcome::Unauthorized) => RequestOutcome::Refused,
+        Ok(Outcome::Ignored) => RequestOutcome::NotARequest,
+        Err(ProcessError::DeadlineReached { progressed: true }) if attempt.may_continue => {
+            RequestOutcome::Continued
+        }
+        Err(err) if err.is_retryable() => RequestOutcome::Failed,
+        Err(ProcessError::ObjectMissing { .. } | ProcessError::Email(EmailError::NotAnEmail)) => {
+            RequestOutcome::NotARequest
+        }
+        Err(_) => RequestOutcome::Refused,
+    };
+    emit(app, &figures);
+    result
+}
+
+/// Writes a request's metrics: EMF goes to stdout, one line, where CloudWatch Logs extracts it
+/// (logs go to stderr).
+fn emit(app: &App, figures: &RequestMetrics) {
+    println!(
+        "{}",
+        emf::line(&app.config.metrics, figures, SystemTime::now())
+    );
+}
+
+async fn run_request(
     app: &App,
     object: &ObjectRef,
     invocation: &Invocation,
@@ -225,11 +297,9 @@ pub async fn process_object(
 ) -> Result<Outcome, ProcessError> {
     let config = &app.config;
     if object.is_ses_setup_notification() {
-        info!(key = %object.key, "SES setup notification ignored");
+        info!(key = %object.key, "not a request: SES setup notification acknowledged");
         return Ok(Outcome::Ignored);
     }
-
-    let calls_before = app.aws.calls().total();
 
     // 1. Read the email and find the sender.
     let deadline = invocation.deadline;
@@ -295,12 +365,8 @@ pub async fn process_object(
         stopped_with_work_left(app, invocation, attempt, &ledger, &sender, err).await;
     }
     let outcome = result?;
-    match outcome {
-        Outcome::Processed { sent, not_sent } => {
-            let aws_calls = app.aws.calls().total() - calls_before;
-            info!(key = %object.key, %sender, sent, not_sent, aws_calls, "bulk request processed");
-        }
-        _ => info!(key = %object.key, %sender, ?outcome, "bulk request done"),
+    if !matches!(outcome, Outcome::Processed(_)) {
+        info!(key = %object.key, %sender, ?outcome, "bulk request done");
     }
     Ok(outcome)
 }
@@ -444,7 +510,12 @@ async fn process_claimed(
     in_time(deadline, send(app, sender, &summary::for_report(&report))).await?;
     let (sent, not_sent) = (report.sent(), report.not_sent());
     in_time(deadline, complete(sent, not_sent)).await?;
-    Ok(Outcome::Processed { sent, not_sent })
+    Ok(Outcome::Processed(Tally {
+        sender: sender.clone(),
+        rows: (sent + not_sent) as u64,
+        sent,
+        not_sent: report.not_sent_by_kind(),
+    }))
 }
 
 async fn send(app: &App, sender: &SenderEmail, summary: &Summary) -> Result<(), ProcessError> {

@@ -13,6 +13,7 @@ pub mod continuation;
 pub mod contract;
 pub mod delivery;
 pub mod domain;
+pub mod emf;
 pub mod error;
 pub mod handler;
 pub mod inbound;

@@ -1,6 +1,8 @@
 //! Counting AWS round trips by operation: in production they are what costs, more than seconds.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -9,6 +11,19 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterce
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+
+tokio::task_local! {
+    /// The attempts of the request being polled, when one is.
+    static REQUEST_CALLS: Arc<AtomicU64>;
+}
+
+/// Runs `work` and counts the AWS attempts made while polling it, and only those: a request's
+/// own count, even while other records of the batch run beside it on the same clients.
+pub async fn count_calls<F: Future>(work: F) -> (F::Output, u64) {
+    let counter = Arc::new(AtomicU64::new(0));
+    let output = REQUEST_CALLS.scope(counter.clone(), work).await;
+    (output, counter.load(Ordering::Relaxed))
+}
 
 /// An SDK interceptor that counts every HTTP attempt (retries included) per operation.
 #[derive(Debug, Clone, Default)]
@@ -44,6 +59,7 @@ impl Intercept for CallCounter {
                 .entry(format!("{}.{}", metadata.service(), metadata.name()))
                 .or_default() += 1;
         }
+        let _ = REQUEST_CALLS.try_with(|calls| calls.fetch_add(1, Ordering::Relaxed));
         Ok(())
     }
 }

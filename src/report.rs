@@ -71,6 +71,24 @@ pub struct OverLimit {
     pub max_rows: usize,
 }
 
+impl Reason {
+    /// A short stable name for metrics (`RowsNotSent_<kind>`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reason::MissingField(_) => "missing_field",
+            Reason::InvalidEmail => "invalid_email",
+            Reason::InvalidUid => "invalid_uid",
+            Reason::TooLong { .. } => "too_long",
+            Reason::RowTooLong => "row_too_long",
+            Reason::Duplicate { .. } => "duplicate",
+            Reason::Blocked => "blocked",
+            Reason::UnknownEvent => "unknown_event",
+            Reason::NotYourEvent => "not_your_event",
+            Reason::PublishFailed(_) => "publish_failed",
+        }
+    }
+}
+
 /// A row that was not sent, with the values the organizer wrote, for the summary.
 ///
 /// Values are clipped to their column's limit (with `…`), so a rejected row costs a few hundred
@@ -172,6 +190,18 @@ impl Report {
             }
             other => other.to_string(),
         }
+    }
+
+    /// Rows not sent by reason kind (and `over_limit` for rows past `MAX_ROWS`).
+    pub fn not_sent_by_kind(&self) -> Vec<(&'static str, u64)> {
+        let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
+        for row in &self.rejected {
+            *counts.entry(row.reason.kind()).or_default() += 1;
+        }
+        if self.over_limit.rows > 0 {
+            counts.insert("over_limit", self.over_limit.rows);
+        }
+        counts.into_iter().collect()
     }
 
     /// Rows not sent in all, those past the row limit included.
