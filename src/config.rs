@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::authenticity::Policy;
 use crate::domain::SenderEmail;
 use crate::emf::MetricsConfig;
+use crate::telemetry::{self, LogSettings};
 
 /// Region used when neither `REGION` nor `AWS_REGION` is set, as in the original.
 pub const DEFAULT_REGION: &str = "us-west-2";
@@ -70,8 +71,9 @@ pub struct Config {
     pub topic_arn: String,
     /// Sender of the summary emails (`SYSTEM_EMAIL`).
     pub system_email: Mailbox,
-    /// `tracing` filter (`LOG_LEVEL`, default `info`).
-    pub log_level: String,
+    /// Log level and format (`LOG_LEVEL` or `AWS_LAMBDA_LOG_LEVEL`, default `info`;
+    /// `AWS_LAMBDA_LOG_FORMAT`, JSON by default in Lambda).
+    pub log: LogSettings,
     /// Upper bound on concurrent AWS batch calls (`MAX_IN_FLIGHT`).
     pub max_in_flight: usize,
     /// Size, row and time limits of one request.
@@ -242,6 +244,31 @@ impl Config {
                 expected: "strict or off",
             })?,
         };
+        let (level_name, level) = match get("LOG_LEVEL") {
+            Some(level) => ("LOG_LEVEL", level),
+            None => (
+                "AWS_LAMBDA_LOG_LEVEL",
+                get("AWS_LAMBDA_LOG_LEVEL").unwrap_or_else(|| "info".to_string()),
+            ),
+        };
+        let filter = telemetry::filter_for(&level).ok_or(ConfigError::Invalid {
+            name: level_name,
+            value: level,
+            expected: "DEBUG, INFO, WARNING, ERROR (any case), trace, or a tracing filter",
+        })?;
+        let json = match get("AWS_LAMBDA_LOG_FORMAT") {
+            Some(format) if format.eq_ignore_ascii_case("json") => true,
+            Some(format) if format.eq_ignore_ascii_case("text") => false,
+            Some(format) => {
+                return Err(ConfigError::Invalid {
+                    name: "AWS_LAMBDA_LOG_FORMAT",
+                    value: format,
+                    expected: "JSON or Text",
+                });
+            }
+            // Lambda sets AWS_LAMBDA_FUNCTION_NAME: there JSON, elsewhere readable text.
+            None => get("AWS_LAMBDA_FUNCTION_NAME").is_some(),
+        };
         Ok(Self {
             sender_policy,
             region: get("REGION")
@@ -250,7 +277,7 @@ impl Config {
             table,
             topic_arn,
             system_email,
-            log_level: get("LOG_LEVEL").unwrap_or_else(|| "info".to_string()),
+            log: LogSettings { filter, json },
             max_in_flight: max_in_flight as usize,
             limits,
             sdk,
@@ -291,7 +318,13 @@ mod tests {
     fn defaults_apply() {
         let config = Config::from_lookup(env(FULL)).unwrap();
         assert_eq!(config.region, "us-west-2");
-        assert_eq!(config.log_level, "info");
+        assert_eq!(
+            config.log,
+            LogSettings {
+                filter: "info".into(),
+                json: false
+            }
+        );
         assert_eq!(config.max_in_flight, DEFAULT_MAX_IN_FLIGHT);
         assert_eq!(config.limits.max_rows, 100_000);
         assert_eq!(config.limits.checkpoint_every, 20);
@@ -365,6 +398,53 @@ mod tests {
             Config::from_lookup(env(&pairs)),
             Err(ConfigError::Invalid {
                 name: "SYSTEM_EMAIL",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn log_settings_follow_the_original_and_lambda() {
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = FULL.to_vec();
+            pairs.extend_from_slice(extra);
+            Config::from_lookup(env(&pairs)).map(|c| c.log)
+        };
+        let log = |filter: &str, json| LogSettings {
+            filter: filter.into(),
+            json,
+        };
+        assert_eq!(with(&[("LOG_LEVEL", "WARNING")]), Ok(log("warn", false)));
+        assert_eq!(
+            with(&[
+                ("AWS_LAMBDA_LOG_LEVEL", "DEBUG"),
+                ("AWS_LAMBDA_FUNCTION_NAME", "f")
+            ]),
+            Ok(log("debug", true))
+        );
+        assert_eq!(
+            with(&[("LOG_LEVEL", "ERROR"), ("AWS_LAMBDA_LOG_LEVEL", "DEBUG")]),
+            Ok(log("error", false)),
+            "the function's own LOG_LEVEL wins"
+        );
+        assert_eq!(
+            with(&[
+                ("AWS_LAMBDA_LOG_FORMAT", "Text"),
+                ("AWS_LAMBDA_FUNCTION_NAME", "f")
+            ]),
+            Ok(log("info", false))
+        );
+        assert!(matches!(
+            with(&[("LOG_LEVEL", "loud=very")]),
+            Err(ConfigError::Invalid {
+                name: "LOG_LEVEL",
+                ..
+            })
+        ));
+        assert!(matches!(
+            with(&[("AWS_LAMBDA_LOG_FORMAT", "xml")]),
+            Err(ConfigError::Invalid {
+                name: "AWS_LAMBDA_LOG_FORMAT",
                 ..
             })
         ));

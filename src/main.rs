@@ -22,13 +22,16 @@ async fn main() -> ExitCode {
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {
-            telemetry::init("error");
+            telemetry::init(&telemetry::LogSettings {
+                filter: "error".into(),
+                json: std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some(),
+            });
             tracing::error!(error = %err, "configuration error");
             eprintln!("bulk-invites: configuration error: {err}");
             return ExitCode::FAILURE;
         }
     };
-    telemetry::init(&config.log_level);
+    telemetry::init(&config.log);
 
     let sdk = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(config.region.clone()))

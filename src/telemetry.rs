@@ -1,17 +1,46 @@
 //! Logging set-up: JSON lines in Lambda (CloudWatch), readable text elsewhere.
+//!
+//! The level comes from `LOG_LEVEL` (the original's parameter, Python names in any case:
+//! `DEBUG`, `INFO`, `WARNING`, `ERROR`, `CRITICAL`) or, when that is unset, Lambda's own
+//! `AWS_LAMBDA_LOG_LEVEL`; the format from Lambda's `AWS_LAMBDA_LOG_FORMAT` (`JSON` or `Text`),
+//! JSON by default inside Lambda.
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber once; `level` is a `tracing` filter such as `info`.
-pub fn init(level: &str) {
-    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+/// How logs are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    /// A `tracing` filter such as `info` or `bulk_invites=debug`.
+    pub filter: String,
+    /// One JSON object per line (else compact text).
+    pub json: bool,
+}
+
+/// The `tracing` filter for a level as the original, Lambda or `tracing` names it; `None` when
+/// it is none of those and not a valid filter either.
+pub fn filter_for(level: &str) -> Option<String> {
+    let level = level.trim();
+    let mapped = match level.to_ascii_lowercase().as_str() {
+        "trace" => "trace",
+        "debug" => "debug",
+        "info" => "info",
+        "warn" | "warning" => "warn",
+        "error" | "critical" | "fatal" => "error",
+        "off" => "off",
+        _ => return EnvFilter::try_new(level).ok().map(|_| level.to_string()),
+    };
+    Some(mapped.to_string())
+}
+
+/// Installs the global subscriber once.
+pub fn init(settings: &LogSettings) {
+    let filter = EnvFilter::try_new(&settings.filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
         .with_writer(std::io::stderr);
-    // Lambda sets AWS_LAMBDA_FUNCTION_NAME; there, one JSON object per line is what CloudWatch
-    // Logs Insights can query. The timestamp is CloudWatch's own.
-    let installed = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+    // The timestamp is CloudWatch's own.
+    let installed = if settings.json {
         builder
             .json()
             .without_time()
@@ -21,4 +50,28 @@ pub fn init(level: &str) {
         builder.compact().try_init()
     };
     let _ = installed;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_originals_level_names_map_to_tracing_levels() {
+        for (given, expected) in [
+            ("INFO", "info"),
+            ("WARNING", "warn"),
+            ("warning", "warn"),
+            ("Debug", "debug"),
+            ("ERROR", "error"),
+            ("CRITICAL", "error"),
+            ("FATAL", "error"),
+            ("TRACE", "trace"),
+            (" warn ", "warn"),
+            ("bulk_invites=debug", "bulk_invites=debug"),
+        ] {
+            assert_eq!(filter_for(given).as_deref(), Some(expected), "{given}");
+        }
+        assert_eq!(filter_for("loud=very"), None);
+    }
 }
