@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# `make test`: installs what is needed, runs every test (unit, emulator-backed integration,
-# cold start) against a moto server on loopback that is stopped afterwards, and lints the SAM
-# template.
+# `make test`: installs what is needed (pinned), runs every test (unit, emulator-backed
+# integration, cold start) against a moto server on loopback that is stopped afterwards,
+# replays every sample event through cargo lambda, and checks the SAM template (cfn-lint,
+# sam validate --lint, and both ways of deploying it rendered).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --with-sam
 scripts/moto.sh run .tmp/test cargo test --locked --all-targets
 echo "replaying events/ through cargo lambda watch"
 scripts/replay-check.sh
 echo "cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
-echo "cfn-lint: template.yaml passed"
+echo "sam validate --lint"
+SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam validate --lint --template template.yaml --region us-west-2
+echo "template rendered with its own queue and with an existing one"
+.venv/bin/python scripts/check_template.py
+echo "template.yaml passed"
