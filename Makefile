@@ -1,5 +1,5 @@
 # The two commands of the README, and a few helpers. Each installs what it needs.
-.PHONY: demo test lint bench dev
+.PHONY: demo test lint bench dev arm64
 
 ## Run a real bulk request end to end against the local AWS emulator (moto server).
 demo:
@@ -21,3 +21,7 @@ bench:
 ## A seeded moto server for replaying events/ with cargo lambda; prints the commands. Ctrl-C stops it.
 dev:
 	scripts/dev.sh
+
+## The arm64 artifact Lambda runs, cross-built as sam build does and run on a sample under qemu.
+arm64:
+	scripts/arm64.sh

@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use crate::auth_results;
+
 /// What to require of a message before acting on it (`SENDER_POLICY`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
@@ -36,7 +38,8 @@ pub struct Verdicts {
     pub spam: Option<String>,
     /// `X-SES-Virus-Verdict`.
     pub virus: Option<String>,
-    /// SPF result and the domain it was for (`smtp.mailfrom`).
+    /// SPF result and the domain it was for (`envelope-from`, as SES writes it, or
+    /// `smtp.mailfrom`).
     pub spf: Option<(String, String)>,
     /// DKIM results and their signing domains (`header.i=@domain` or `header.d`).
     pub dkim: Vec<(String, String)>,
@@ -96,42 +99,34 @@ pub fn read_verdicts<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) 
     };
     verdicts.spam = first("X-SES-Spam-Verdict");
     verdicts.virus = first("X-SES-Virus-Verdict");
-    let results = block.iter().find(|(name, value)| {
-        name.eq_ignore_ascii_case("Authentication-Results")
-            && value
-                .trim_start()
-                .to_ascii_lowercase()
-                .starts_with("amazonses.com")
-    });
-    if let Some((_, value)) = results {
-        for clause in value.split(';').skip(1) {
-            let mut words = clause.split_whitespace();
-            let Some((method, result)) = words.next().and_then(|w| w.split_once('=')) else {
-                continue;
-            };
-            let property = |key: &str| {
-                clause
-                    .split_whitespace()
-                    .find_map(|w| w.strip_prefix(key))
-                    .map(|v| {
-                        v.trim_start_matches('@')
-                            .trim_end_matches(';')
-                            .to_ascii_lowercase()
-                    })
-                    .unwrap_or_default()
-            };
-            let result = result.to_ascii_lowercase();
-            match method.to_ascii_lowercase().as_str() {
-                "spf" => verdicts.spf = Some((result, domain_of(&property("smtp.mailfrom=")))),
-                "dkim" => {
-                    let domain = Some(property("header.d="))
-                        .filter(|d| !d.is_empty())
-                        .unwrap_or_else(|| property("header.i="));
-                    verdicts.dkim.push((result, domain_of(&domain)));
-                }
-                "dmarc" => verdicts.dmarc = Some((result, property("header.from="))),
-                _ => {}
+    // SES's own header is the first one above X-SES-RECEIPT whose authserv-id is amazonses.com,
+    // read with its grammar (crate::auth_results): quoted text can never add a clause.
+    let results = block
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("Authentication-Results"))
+        .filter_map(|(_, value)| auth_results::parse(value))
+        .find(|parsed| parsed.authserv_id == "amazonses.com");
+    for found in results.into_iter().flat_map(|parsed| parsed.results) {
+        let property = |key: &str| found.property(key).unwrap_or_default().to_ascii_lowercase();
+        let result = found.result.clone();
+        match found.method.as_str() {
+            // SES names the SPF identity `envelope-from`; RFC 8601 says `smtp.mailfrom`.
+            "spf" if verdicts.spf.is_none() => {
+                let identity = Some(property("smtp.mailfrom"))
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| property("envelope-from"));
+                verdicts.spf = Some((result, domain_of(&identity)));
             }
+            "dkim" => {
+                let domain = Some(property("header.d"))
+                    .filter(|d| !d.is_empty())
+                    .unwrap_or_else(|| property("header.i"));
+                verdicts.dkim.push((result, domain_of(&domain)));
+            }
+            "dmarc" if verdicts.dmarc.is_none() => {
+                verdicts.dmarc = Some((result, property("header.from")))
+            }
+            _ => {}
         }
     }
     verdicts
@@ -230,6 +225,35 @@ mod tests {
     }
 
     const PASSING: &str = "spf=pass (spfCheck) smtp.mailfrom=org@example.com;\r\n dkim=pass header.i=@example.com;\r\n dmarc=pass header.from=example.com;";
+
+    /// The exact shape SES writes for a domain without DMARC (field notes, "SES receiving":
+    /// `envelope-from=` as a clause of its own, after the spfCheck comment).
+    const SES_SPF_ONLY: &str = "spf=pass (spfCheck: domain of example.com designates 203.0.113.5 as permitted sender) client-ip=203.0.113.5; envelope-from=ann@example.com; helo=mail.example.com;\r\n dkim=pass header.i=@provider.example.net;\r\n dmarc=none header.from=example.com;";
+
+    #[test]
+    fn no_dmarc_organizer_passes_on_aligned_envelope_from() {
+        let v = verdicts(&ses_block(SES_SPF_ONLY));
+        assert_eq!(v.spf, Some(("pass".into(), "example.com".into())));
+        assert_eq!(check(Policy::Strict, &v, "example.com"), Ok(()));
+        assert_eq!(
+            check(Policy::Strict, &v, "other.example"),
+            Err(Refusal::NotAuthenticated("other.example".into())),
+            "SPF for another domain does not vouch for this one"
+        );
+    }
+
+    #[test]
+    fn a_quoted_local_part_cannot_forge_a_dkim_pass() {
+        // The attacker's MAIL FROM local part carries a whole clause; SES copies it quoted.
+        let v = verdicts(&ses_block(
+            "spf=fail (spfCheck) client-ip=198.51.100.7; envelope-from=\"x;dkim=pass header.d=example.com\"@evil.example; helo=evil.example;\r\n dkim=none;\r\n dmarc=none header.from=example.com;",
+        ));
+        assert!(v.dkim.iter().all(|(result, _)| result != "pass"), "{v}");
+        assert_eq!(
+            check(Policy::Strict, &v, "example.com"),
+            Err(Refusal::NotAuthenticated("example.com".into()))
+        );
+    }
 
     #[test]
     fn passing_dmarc_is_accepted() {

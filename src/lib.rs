@@ -5,6 +5,7 @@
 //! `report`, `summary`) decide; `aws` carries out; `handler` ties them together in order.
 
 pub mod attendees;
+pub mod auth_results;
 pub mod authenticity;
 pub mod aws;
 pub mod batches;

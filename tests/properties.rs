@@ -1,6 +1,7 @@
 //! Property tests: arbitrary input never panics and always ends in a classified result.
 
 use bulk_invites::attendees::{self, CsvError};
+use bulk_invites::auth_results;
 use bulk_invites::domain::AttendeeEmail;
 use bulk_invites::records::Records;
 use bulk_invites::{inbound, notification};
@@ -91,6 +92,33 @@ proptest! {
             .map(|record| record.unwrap().iter().map(str::to_string).collect())
             .collect();
         prop_assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn authentication_results_parsing_never_panics(value in r#"[a-z0-9 ;=().@"\\/-]{0,120}"#) {
+        let _ = auth_results::parse(&value);
+    }
+
+    /// Whatever a sender smuggles inside a quoted string or a comment, it never becomes a
+    /// clause: no `dkim=pass` for the victim domain appears.
+    #[test]
+    fn clauses_inside_quotes_or_comments_never_count(
+        before in r#"[a-z0-9 ;=.@-]{0,20}"#,
+        after in r#"[a-z0-9 ;=.@-]{0,20}"#,
+        in_comment in any::<bool>(),
+    ) {
+        let forged = format!("{before}; dkim=pass header.d=victim.example;{after}");
+        let smuggled = if in_comment {
+            format!("spf=fail ({forged}) smtp.mailfrom=evil.example")
+        } else {
+            format!("spf=fail smtp.mailfrom=\"{forged}\"@evil.example")
+        };
+        let header = format!("amazonses.com; {smuggled}; dmarc=none header.from=victim.example");
+        let parsed = auth_results::parse(&header).expect("an authserv-id");
+        prop_assert!(
+            parsed.results.iter().all(|r| r.method != "dkim"),
+            "{header}: {parsed:?}"
+        );
     }
 
     #[test]
