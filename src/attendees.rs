@@ -9,7 +9,8 @@ use std::hash::BuildHasher;
 use foldhash::HashMap;
 use hashbrown::hash_table::{Entry, HashTable};
 
-use crate::domain::{AttendeeEmail, AttendeeName, EventUid, InvalidUid};
+use crate::cells::{clip, strip_formula_guard, without_controls};
+use crate::domain::{self, AttendeeEmail, AttendeeName, EventUid, InvalidUid};
 use crate::records::{Record, Records};
 use crate::report::{FILE_ROW_BASE, FileOutcome, OverLimit, Reason, RejectedRow};
 
@@ -350,10 +351,12 @@ fn check_row(
     columns: &Columns,
     uids: &mut UidInterner,
 ) -> Result<Candidate, Reason> {
-    let field = |at: usize| record.get(at).filter(|value| !value.is_empty());
+    // A cell sent back from rejected-rows.csv may carry its formula guard; it is not data.
+    let cell = |at: usize| record.get(at).map(strip_formula_guard);
+    let field = |at: usize| cell(at).filter(|value| !value.is_empty());
     let raw_uid = field(columns.uid).ok_or(Reason::MissingField("uid"))?;
     let raw_email = field(columns.email).ok_or(Reason::MissingField("email"))?;
-    let raw_name = columns.name.and_then(|at| record.get(at)).unwrap_or("");
+    let raw_name = columns.name.and_then(cell).unwrap_or("");
     for (field, value, max_chars) in [
         ("uid", raw_uid, MAX_UID_CHARS),
         ("email", raw_email, MAX_EMAIL_CHARS),
@@ -367,6 +370,9 @@ fn check_row(
         InvalidUid::Empty => Reason::MissingField("uid"),
         InvalidUid::TooLong | InvalidUid::ControlCharacter => Reason::InvalidUid,
     })?;
+    if domain::has_non_ascii_local_part(raw_email) {
+        return Err(Reason::NonAsciiLocalPart);
+    }
     let email = AttendeeEmail::parse(raw_email).map_err(|_| Reason::InvalidEmail)?;
     let name = AttendeeName::parse(raw_name);
     Ok(Candidate {
@@ -383,16 +389,12 @@ fn longer_than(text: &str, max_chars: usize) -> bool {
     text.len() > max_chars && text.chars().nth(max_chars).is_some()
 }
 
-/// `text` cut to `max_chars` characters, with `…` when something was cut.
-pub fn clip(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        None => text.to_string(),
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-    }
-}
-
 fn rejected(row: u64, record: &Record<'_>, columns: &Columns, reason: Reason) -> RejectedRow {
-    let value = |at: usize, max_chars| clip(record.get(at).unwrap_or(""), max_chars);
+    // What the summary and rejected-rows.csv show: no control characters, no guard, clipped.
+    let value = |at: usize, max_chars| {
+        let cell = strip_formula_guard(record.get(at).unwrap_or(""));
+        clip(&without_controls(cell), max_chars)
+    };
     RejectedRow {
         row,
         uid: value(columns.uid, MAX_UID_CHARS).to_lowercase(),
@@ -529,9 +531,6 @@ ev1,bad
         assert_eq!(got.rejected[0].name.chars().count(), MAX_NAME_CHARS + 1);
         assert!(got.rejected[0].name.ends_with('…'));
         assert!(got.rejected[1].uid.chars().count() <= MAX_UID_CHARS + 1);
-        assert_eq!(clip("abc", 3), "abc");
-        assert_eq!(clip("abcd", 3), "abc…");
-        assert_eq!(clip("ééé", 2), "éé…");
     }
 
     #[test]

@@ -31,6 +31,11 @@ fn normalize_address(raw: &str) -> Result<String, InvalidEmail> {
 }
 
 /// The full rules, for whatever the fast path does not settle.
+///
+/// Internationalized domains are converted to their ASCII form (punycode A-labels, with the
+/// `idna` crate, UTS 46), which is what the invite mail can deliver to; a non-ASCII local part
+/// would need SMTPUTF8, which it cannot use, so it is refused ([`has_non_ascii_local_part`]
+/// lets callers say why).
 fn checked_address(raw: &str) -> Result<String, InvalidEmail> {
     let address = lowercase(raw.trim());
     let invalid = || InvalidEmail(raw.to_string());
@@ -41,15 +46,43 @@ fn checked_address(raw: &str) -> Result<String, InvalidEmail> {
     {
         return Err(invalid());
     }
+    let (local, domain) = address.rsplit_once('@').ok_or_else(invalid)?;
+    if !local.is_ascii() {
+        return Err(invalid());
+    }
+    let domain = if domain.is_ascii() {
+        domain.to_string()
+    } else {
+        idna::domain_to_ascii(domain).map_err(|_| invalid())?
+    };
+    let address = format!("{local}@{domain}");
     if !email_address::EmailAddress::is_valid(&address) {
         return Err(invalid());
     }
-    let (_, domain) = address.rsplit_once('@').ok_or_else(invalid)?;
     let (_, tld) = domain.rsplit_once('.').ok_or_else(invalid)?;
-    if tld.len() < 2 || !tld.chars().all(|c| c.is_ascii_alphanumeric()) {
+    if !is_top_level_label(tld) {
         return Err(invalid());
     }
     Ok(address)
+}
+
+/// A top-level label: two or more letters or digits, or an IDN A-label (`xn--p1ai`).
+fn is_top_level_label(label: &str) -> bool {
+    let plain = label.len() >= 2 && label.bytes().all(|b| b.is_ascii_alphanumeric());
+    let a_label = label.strip_prefix("xn--").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !rest.ends_with('-')
+    });
+    plain || a_label
+}
+
+/// True when the part before the last `@` has non-ASCII characters: such an address needs
+/// SMTPUTF8, which the invite mail cannot use.
+pub fn has_non_ascii_local_part(raw: &str) -> bool {
+    raw.trim()
+        .rsplit_once('@')
+        .is_some_and(|(local, _)| !local.is_ascii())
 }
 
 /// Fast path, in one pass over the bytes, for the shape nearly every attendee address has: a
@@ -197,9 +230,12 @@ pub struct AttendeeName(String);
 string_newtype!(AttendeeName);
 
 impl AttendeeName {
-    /// Normalizes a name; never fails, because an empty name has a default.
+    /// Normalizes a name; never fails, because an empty name has a default. Control characters
+    /// (and line separators) become spaces ([`crate::cells::without_controls`]): a name reaches
+    /// the invite service and the summary, neither of which may see a line break from it.
     pub fn parse(raw: &str) -> Self {
-        let name = raw.trim();
+        let cleaned = crate::cells::without_controls(raw);
+        let name = cleaned.trim();
         if name.is_empty() {
             Self(DEFAULT_NAME.to_string())
         } else {
@@ -211,6 +247,27 @@ impl AttendeeName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn internationalized_domains_become_ascii() {
+        for (given, expected) in [
+            ("user@example.xn--p1ai", "user@example.xn--p1ai"),
+            ("user@пример.рф", "user@xn--e1afmkfd.xn--p1ai"),
+            ("Ann@Bücher.de", "ann@xn--bcher-kva.de"),
+            ("a@xn--bcher-kva.de", "a@xn--bcher-kva.de"),
+        ] {
+            assert_eq!(
+                AttendeeEmail::parse(given).map(|e| e.to_string()),
+                Ok(expected.to_string()),
+                "{given}"
+            );
+        }
+        assert!(AttendeeEmail::parse("jörg@example.com").is_err());
+        assert!(has_non_ascii_local_part("jörg@example.com"));
+        assert!(!has_non_ascii_local_part("user@пример.рф"));
+        assert!(AttendeeEmail::parse("a@example.xn--").is_err());
+        assert!(AttendeeEmail::parse("a@example.x").is_err());
+    }
 
     #[test]
     fn attendee_email_is_trimmed_and_lowercased() {

@@ -9,6 +9,7 @@ pub mod auth_results;
 pub mod authenticity;
 pub mod aws;
 pub mod batches;
+pub mod cells;
 pub mod config;
 pub mod continuation;
 pub mod contract;

@@ -12,6 +12,9 @@ pub enum Reason {
     InvalidEmail,
     /// The uid is present but unusable (control characters).
     InvalidUid,
+    /// The address has non-ASCII characters before the `@`: it needs SMTPUTF8, which the
+    /// invite mail cannot use.
+    NonAsciiLocalPart,
     /// A value is longer than its column allows ([`crate::attendees::MAX_UID_CHARS`] and the
     /// other cell limits).
     TooLong {
@@ -44,6 +47,9 @@ impl fmt::Display for Reason {
             Reason::MissingField(field) => write!(f, "missing field ({field})"),
             Reason::InvalidEmail => f.write_str("invalid email"),
             Reason::InvalidUid => f.write_str("invalid uid"),
+            Reason::NonAsciiLocalPart => f.write_str(
+                "address not deliverable: non-ASCII characters before the @ need SMTPUTF8",
+            ),
             Reason::TooLong { field, max_chars } => {
                 write!(f, "{field} too long (more than {max_chars} characters)")
             }
@@ -78,6 +84,7 @@ impl Reason {
             Reason::MissingField(_) => "missing_field",
             Reason::InvalidEmail => "invalid_email",
             Reason::InvalidUid => "invalid_uid",
+            Reason::NonAsciiLocalPart => "non_ascii_local_part",
             Reason::TooLong { .. } => "too_long",
             Reason::RowTooLong => "row_too_long",
             Reason::Duplicate { .. } => "duplicate",

@@ -216,16 +216,19 @@ fn rejected_rows_file(report: &Report, max_bytes: usize) -> (String, usize) {
     let _ = writer.write_record(&header);
     let mut written = 0;
     for row in &report.rejected {
+        // Every cell the organizer (or an attacker) wrote is formula-guarded: the file is meant
+        // to be opened in a spreadsheet.
+        let guard = |cell: &str| crate::cells::guard_formula(cell).into_owned();
         let mut record = vec![
-            row.uid.clone(),
-            row.email.clone(),
-            row.name.clone(),
+            guard(&row.uid),
+            guard(&row.email),
+            guard(&row.name),
             (row.row % FILE_ROW_BASE).to_string(),
-            report.reason_label(&row.reason),
+            guard(&report.reason_label(&row.reason)),
         ];
         if several {
             let file = report.files.get((row.row / FILE_ROW_BASE) as usize);
-            record.push(file.map(|f| f.name.clone()).unwrap_or_default());
+            record.push(guard(&file.map(|f| f.name.clone()).unwrap_or_default()));
         }
         // A row is at most a few KiB (values are clipped), so checking before each keeps the
         // file within a row of the limit.
