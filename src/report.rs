@@ -184,7 +184,9 @@ impl Report {
     pub fn row_label(&self, row: u64) -> String {
         let line = row % FILE_ROW_BASE;
         match self.files.get((row / FILE_ROW_BASE) as usize) {
-            Some(file) if self.files.len() > 1 => format!("{} row {line}", file.name),
+            Some(file) if self.files.len() > 1 => {
+                format!("{} row {line}", crate::cells::without_controls(&file.name))
+            }
             _ => format!("row {line}"),
         }
     }

@@ -129,11 +129,13 @@ pub fn for_report(report: &Report) -> Summary {
                 .error
                 .clone()
                 .unwrap_or_else(|| format!("{} rows", file.rows));
-            let _ = writeln!(text, "  {}: {state}", file.name);
+            // A file name is the sender's text too: no line breaks from it.
+            let name = crate::cells::without_controls(&file.name);
+            let _ = writeln!(text, "  {name}: {state}");
             let _ = writeln!(
                 html,
                 "<li>{}: {}</li>",
-                escape_html(&file.name),
+                escape_html(&name),
                 escape_html(&state)
             );
         }
