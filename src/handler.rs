@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{Context, LambdaEvent};
-use tracing::{error, info, warn};
+use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::attendees;
 use crate::authenticity;
@@ -134,8 +134,13 @@ async fn handle_record(
     let mut stop = None;
     for object in &objects {
         // process_object logs each outcome itself, with the sender once it is known.
-        if let Err(err) = process_object(app, object, invocation, &attempt).await {
-            log_acknowledged(object, &err);
+        // Every log line of the request carries its object through this span.
+        let span = info_span!("request", bucket = %object.bucket, key = %object.key);
+        let result = process_object(app, object, invocation, &attempt)
+            .instrument(span.clone())
+            .await;
+        if let Err(err) = result {
+            span.in_scope(|| log_acknowledged(&err));
             if err.is_retryable() {
                 stop = Some(err);
                 break;
@@ -152,16 +157,15 @@ async fn handle_record(
 }
 
 /// Logs a failure that ends with the record acknowledged, at the level its class deserves.
-fn log_acknowledged(object: &ObjectRef, err: &ProcessError) {
-    let (bucket, key) = (&object.bucket, &object.key);
+fn log_acknowledged(err: &ProcessError) {
     match err {
         _ if err.is_retryable() => {}
         ProcessError::ObjectMissing { .. }
         | ProcessError::Email(EmailError::NotAnEmail)
         | ProcessError::Aws(_) => {
-            info!(%bucket, %key, error = %err, "not a request: acknowledged")
+            info!(error = %err, "not a request: acknowledged")
         }
-        _ => warn!(%bucket, %key, error = %err, "bad request: acknowledged, email left in S3"),
+        _ => warn!(error = %err, "bad request: acknowledged, email left in S3"),
     }
 }
 
@@ -258,7 +262,7 @@ pub async fn process_object(
     figures.outcome = match &result {
         Ok(Outcome::Processed(tally)) => {
             let not_sent: u64 = tally.not_sent.iter().map(|(_, n)| n).sum();
-            info!(key = %object.key, sender = %tally.sender, sent = tally.sent, not_sent, aws_calls, "bulk request processed");
+            info!(sender = %tally.sender, sent = tally.sent, not_sent, aws_calls, "bulk request processed");
             figures.rows = tally.rows;
             figures.invites_sent = tally.sent as u64;
             figures.not_sent = tally.not_sent.clone();
@@ -297,7 +301,7 @@ async fn run_request(
 ) -> Result<Outcome, ProcessError> {
     let config = &app.config;
     if object.is_ses_setup_notification() {
-        info!(key = %object.key, "not a request: SES setup notification acknowledged");
+        info!("not a request: SES setup notification acknowledged");
         return Ok(Outcome::Ignored);
     }
 
@@ -316,13 +320,13 @@ async fn run_request(
     if let Err(refusal) =
         authenticity::check(config.sender_policy, &email.verdicts, sender.domain())
     {
-        warn!(key = %object.key, %sender, %refusal, verdicts = %email.verdicts, "refused: sender not authenticated");
+        warn!(%sender, %refusal, verdicts = %email.verdicts, "refused: sender not authenticated");
         return Ok(Outcome::Refused);
     }
 
     // 3. The sender must be an authorized bulk sender; otherwise stay silent.
     if !in_time(deadline, app.aws.is_bulk_sender(&config.table, &sender)).await? {
-        warn!(key = %object.key, %sender, "Unauthorized bulk sender");
+        warn!(%sender, "Unauthorized bulk sender");
         return Ok(Outcome::Unauthorized);
     }
 
@@ -344,7 +348,7 @@ async fn run_request(
     let resume = match in_time(deadline, claim).await? {
         Claim::Acquired(checkpoint) => checkpoint,
         Claim::AlreadyCompleted => {
-            info!(key = %object.key, %sender, "request already completed; nothing to do");
+            info!(%sender, "request already completed; nothing to do");
             return Ok(Outcome::AlreadyCompleted);
         }
         Claim::HeldElsewhere => return Err(ProcessError::HeldElsewhere),
@@ -366,7 +370,7 @@ async fn run_request(
     }
     let outcome = result?;
     if !matches!(outcome, Outcome::Processed(_)) {
-        info!(key = %object.key, %sender, ?outcome, "bulk request done");
+        info!(%sender, ?outcome, "bulk request done");
     }
     Ok(outcome)
 }
