@@ -12,6 +12,7 @@
 //! the invocation: every wait is bounded by the time left (see [`Deadline::within`]).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
@@ -99,19 +100,64 @@ impl Deadline {
 /// before Lambda ends it.
 pub const LAST_CALL_SLACK: Duration = Duration::from_millis(300);
 
-/// Who is publishing, where to, and within what limits.
+/// Sends one `PublishBatch` worth of invites; entries SNS refused come back as failures.
+pub trait PublishBatches {
+    /// Publishes `entries` (at most 10, 256 KiB).
+    fn publish(
+        &self,
+        entries: Vec<Entry>,
+    ) -> impl Future<Output = Result<Vec<PublishFailure>, ProcessError>>;
+}
+
+/// Records how far a request got, so a later delivery resumes there.
+pub trait SaveCheckpoints {
+    /// Saves `checkpoint` (it replaces the one before).
+    fn save(&self, checkpoint: Checkpoint) -> impl Future<Output = Result<(), ProcessError>>;
+}
+
+/// The invite topic, through the SDK.
 #[derive(Debug, Clone, Copy)]
-pub struct Delivery<'a> {
+pub struct SnsTopic<'a> {
+    /// SDK clients.
+    pub aws: &'a Aws,
+    /// Topic receiving the invites.
+    pub topic_arn: &'a str,
+}
+
+impl PublishBatches for SnsTopic<'_> {
+    async fn publish(&self, entries: Vec<Entry>) -> Result<Vec<PublishFailure>, ProcessError> {
+        Ok(self.aws.publish_batch(self.topic_arn, entries).await?)
+    }
+}
+
+/// This request's ledger item, held by this invocation.
+#[derive(Debug, Clone, Copy)]
+pub struct LedgerItem<'a> {
     /// SDK clients.
     pub aws: &'a Aws,
     /// Table holding the ledger.
     pub table: &'a str,
-    /// Topic receiving the invites.
-    pub topic_arn: &'a str,
     /// This request's ledger item.
-    pub ledger: &'a LedgerKey,
+    pub key: &'a LedgerKey,
     /// This invocation's ledger holder id.
     pub holder: &'a str,
+}
+
+impl SaveCheckpoints for LedgerItem<'_> {
+    async fn save(&self, checkpoint: Checkpoint) -> Result<(), ProcessError> {
+        self.aws
+            .save_checkpoint(self.table, self.key, self.holder, &checkpoint)
+            .await
+    }
+}
+
+/// Who is publishing, where to, and within what limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a, P, C> {
+    /// Where the invites go.
+    pub topic: &'a P,
+    /// Where progress is saved.
+    pub ledger: &'a C,
     /// Deadline margin and checkpoint interval.
     pub limits: &'a Limits,
     /// Concurrent `PublishBatch` calls.
@@ -120,9 +166,16 @@ pub struct Delivery<'a> {
     pub deadline: Deadline,
 }
 
-impl Delivery<'_> {
+type Saving<'f> = std::pin::Pin<Box<dyn Future<Output = Result<(), ProcessError>> + 'f>>;
+
+impl<P: PublishBatches, C: SaveCheckpoints> Delivery<'_, P, C> {
     /// Publishes `invites` (in row order) from `resume.next_row` on, and returns every publish
     /// failure of the request, those recorded by earlier deliveries included.
+    ///
+    /// Progress checkpoints run beside the publishing, one at a time: the window of batches
+    /// stays full while the ledger is written. What bounds a crash's resend is that no batch
+    /// starts more than `checkpoint_every + 2 x max_in_flight` batches past the last *saved*
+    /// checkpoint.
     pub async fn publish(
         &self,
         invites: &[Candidate],
@@ -156,14 +209,24 @@ impl Delivery<'_> {
         let mut batches = Batches::new(entries);
         let mut progress = Progress::new(resume.next_row);
         let mut in_flight = FuturesUnordered::new();
+        let mut saving: Option<(usize, Saving<'_>)> = None;
         let mut saved_prefix = 0;
         let mut stop: Option<ProcessError> = None;
         let window = 2 * self.max_in_flight;
+        let every = self.limits.checkpoint_every;
+        // Batches still in flight when half the margin is left are abandoned: not finished, so
+        // the checkpoint stays before them and they are sent again later at worst.
+        let cutoff = self
+            .deadline
+            .remaining()
+            .map(|left| left.saturating_sub(self.limits.deadline_margin / 2));
+        let cutoff = cutoff.map(|left| tokio::time::Instant::now() + left);
 
         loop {
             while stop.is_none()
                 && in_flight.len() < self.max_in_flight
                 && progress.ahead_of_prefix() < window
+                && progress.started() < saved_prefix + every + window
             {
                 if self.deadline.is_near(self.limits.deadline_margin) {
                     stop = Some(ProcessError::DeadlineReached { progressed: false });
@@ -184,40 +247,63 @@ impl Delivery<'_> {
                 let id = progress.start(first, last);
                 in_flight.push(async move { (id, self.send(batch).await) });
             }
-            // Batches still in flight when half the margin is left are abandoned: not finished,
-            // so the checkpoint stays before them and they are sent again later at worst.
-            let half_margin = self.limits.deadline_margin / 2;
-            let Some(next) = self.deadline.within(half_margin, in_flight.next()).await else {
-                stop = Some(ProcessError::DeadlineReached { progressed: false });
+            if stop.is_none()
+                && saving.is_none()
+                && progress.finished_prefix() >= saved_prefix + every
+            {
+                let checkpoint = snapshot(invites, &progress, &failures, false);
+                saving = Some((
+                    progress.finished_prefix(),
+                    Box::pin(self.ledger.save(checkpoint)),
+                ));
+            }
+            if in_flight.is_empty() && saving.is_none() {
                 break;
+            }
+            let until_cutoff = async {
+                match cutoff {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
             };
-            let Some((id, result)) = next else {
-                break;
-            };
-            match result {
-                Ok(batch_failures) => {
-                    failures.extend(batch_failures);
-                    progress.finish(id);
-                    if stop.is_none()
-                        && progress.finished_prefix() >= saved_prefix + self.limits.checkpoint_every
-                    {
+            tokio::select! {
+                Some((id, result)) = in_flight.next(), if !in_flight.is_empty() => match result {
+                    Ok(batch_failures) => {
+                        failures.extend(batch_failures);
+                        progress.finish(id);
+                    }
+                    Err(err) => {
+                        stop.get_or_insert(err);
+                    }
+                },
+                saved = async { saving.as_mut().expect("guarded").1.as_mut().await }, if saving.is_some() => {
+                    let (prefix, _) = saving.take().expect("guarded");
+                    match saved {
+                        Ok(()) => saved_prefix = prefix,
                         // A failed checkpoint stops new batches but lets those in flight finish,
                         // so the stop path below can still record them.
-                        match self.checkpoint(invites, &progress, &failures, false).await {
-                            Ok(()) => saved_prefix = progress.finished_prefix(),
-                            Err(err) => {
-                                stop = Some(err);
-                            }
+                        Err(err) => {
+                            stop.get_or_insert(err);
                         }
                     }
                 }
-                Err(err) => {
-                    stop.get_or_insert(err);
+                () = until_cutoff => {
+                    stop.get_or_insert(ProcessError::DeadlineReached { progressed: false });
+                    break;
                 }
             }
         }
+        // A checkpoint still being written finishes first: two writes of the item in flight at
+        // once could land in either order and move it backwards.
+        // Its outcome does not matter: the save below supersedes it.
+        if let Some((_, pending)) = saving.take() {
+            let _ = self.deadline.within(LAST_CALL_SLACK, pending).await;
+        }
         if let Some(mut err) = stop {
-            match self.checkpoint(invites, &progress, &failures, false).await {
+            match self
+                .save_in_time(snapshot(invites, &progress, &failures, false))
+                .await
+            {
                 Ok(()) => {
                     if let ProcessError::DeadlineReached { progressed } = &mut err {
                         *progressed = progress.finished_prefix() > 0;
@@ -231,7 +317,8 @@ impl Delivery<'_> {
         }
         // Record that every invite is out before the summary is sent: if the summary or the
         // completion fails, the redelivery publishes nothing again and only sends the summary.
-        self.checkpoint(invites, &progress, &failures, true).await?;
+        self.save_in_time(snapshot(invites, &progress, &failures, true))
+            .await?;
         Ok(failures)
     }
 
@@ -241,45 +328,213 @@ impl Delivery<'_> {
                 index: entry.index,
                 code: "message too large".into(),
             }]),
-            Batch::Send(entries) => Ok(self.aws.publish_batch(self.topic_arn, entries).await?),
+            Batch::Send(entries) => self.topic.publish(entries).await,
         }
     }
 
-    /// Saves progress. After a deadline stop this is one of the last calls, so it only gets the
-    /// time left; running out of it is a failure like any other (the last checkpoint stands).
-    async fn checkpoint(
-        &self,
-        invites: &[Candidate],
-        progress: &Progress,
-        failures: &[PublishFailure],
-        invites_done: bool,
-    ) -> Result<(), ProcessError> {
-        let next_row = progress.next_row();
-        let failed: Vec<(u64, String)> = failures
-            .iter()
-            .map(|f| (invites[f.index].row, f.code.clone()))
-            .filter(|(row, _)| *row < next_row)
-            .collect();
-        let handled = invites.partition_point(|invite| invite.row < next_row);
-        let checkpoint = Checkpoint {
-            next_row,
-            sent_so_far: handled.saturating_sub(failed.len()) as u64,
-            failed,
-            invites_done,
-        };
-        let save = self
-            .aws
-            .save_checkpoint(self.table, self.ledger, self.holder, &checkpoint);
+    /// Saves progress after the loop. This is one of the last calls, so it only gets the time
+    /// left; running out of it is a failure like any other (the last checkpoint stands).
+    async fn save_in_time(&self, checkpoint: Checkpoint) -> Result<(), ProcessError> {
         self.deadline
-            .within(LAST_CALL_SLACK, save)
+            .within(LAST_CALL_SLACK, self.ledger.save(checkpoint))
             .await
             .unwrap_or(Err(ProcessError::DeadlineReached { progressed: false }))
+    }
+}
+
+/// The checkpoint for the finished prefix: the first row not known to be published, the
+/// failures before it, and how many invites before it went out.
+fn snapshot(
+    invites: &[Candidate],
+    progress: &Progress,
+    failures: &[PublishFailure],
+    invites_done: bool,
+) -> Checkpoint {
+    let next_row = progress.next_row();
+    let failed: Vec<(u64, String)> = failures
+        .iter()
+        .map(|f| (invites[f.index].row, f.code.clone()))
+        .filter(|(row, _)| *row < next_row)
+        .collect();
+    let handled = invites.partition_point(|invite| invite.row < next_row);
+    Checkpoint {
+        next_row,
+        sent_so_far: handled.saturating_sub(failed.len()) as u64,
+        failed,
+        invites_done,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::{Cell, RefCell};
+
+    use crate::domain::{AttendeeEmail, AttendeeName};
+
+    /// A topic that takes `latency` per batch and records what it got and how many batches were
+    /// in flight at once; it also checks the crash bound against the ledger's saved prefix.
+    struct FakeTopic<'a> {
+        latency: Duration,
+        ledger: &'a FakeLedger,
+        bound_rows: u64,
+        published: RefCell<Vec<usize>>,
+        in_flight: Cell<usize>,
+        most_in_flight: Cell<usize>,
+    }
+
+    impl PublishBatches for FakeTopic<'_> {
+        async fn publish(&self, entries: Vec<Entry>) -> Result<Vec<PublishFailure>, ProcessError> {
+            // Rows of this batch past the last saved checkpoint would be sent again after a
+            // crash: never more than the documented bound.
+            let saved = self.ledger.saved_row().max(2);
+            let last_row = entries.last().map_or(0, |e| e.index as u64 + 2);
+            assert!(
+                last_row + 1 - saved <= self.bound_rows,
+                "row {last_row} started with only rows before {saved} saved"
+            );
+            self.in_flight.set(self.in_flight.get() + 1);
+            self.most_in_flight
+                .set(self.most_in_flight.get().max(self.in_flight.get()));
+            tokio::time::sleep(self.latency).await;
+            self.in_flight.set(self.in_flight.get() - 1);
+            self.published
+                .borrow_mut()
+                .extend(entries.iter().map(|e| e.index));
+            Ok(Vec::new())
+        }
+    }
+
+    struct FakeLedger {
+        latency: Duration,
+        saved: RefCell<Vec<Checkpoint>>,
+    }
+
+    impl FakeLedger {
+        fn saved_row(&self) -> u64 {
+            self.saved.borrow().last().map_or(0, |c| c.next_row)
+        }
+    }
+
+    impl SaveCheckpoints for FakeLedger {
+        async fn save(&self, checkpoint: Checkpoint) -> Result<(), ProcessError> {
+            tokio::time::sleep(self.latency).await;
+            self.saved.borrow_mut().push(checkpoint);
+            Ok(())
+        }
+    }
+
+    fn invites(n: usize) -> (Vec<Candidate>, HashMap<EventUid, EventRecord>) {
+        let uid = EventUid::parse("ev").unwrap();
+        let invites = (0..n)
+            .map(|i| Candidate {
+                row: i as u64 + 2,
+                uid: uid.clone(),
+                email: AttendeeEmail::parse(&format!("a{i}@example.com")).unwrap(),
+                name: AttendeeName::parse(""),
+            })
+            .collect();
+        (
+            invites,
+            HashMap::from([(uid, EventRecord::from_item(&HashMap::new()))]),
+        )
+    }
+
+    fn limits(checkpoint_every: usize) -> Limits {
+        let mut limits = crate::config::Config::from_lookup(|name| {
+            [
+                ("THIRTYONE_TABLE", "t"),
+                ("NEW_EVENT_INVITE", "arn:aws:sns:us-west-2:1:t"),
+                ("SYSTEM_EMAIL", "n@calendarsnack.com"),
+            ]
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+        })
+        .unwrap()
+        .limits;
+        limits.checkpoint_every = checkpoint_every;
+        limits
+    }
+
+    /// Publishes 400 invites (40 batches) with `checkpoint_ms` per checkpoint; returns the
+    /// virtual time taken, the topic and the ledger's checkpoints.
+    async fn run(checkpoint_ms: u64) -> (Duration, Vec<usize>, usize, Vec<Checkpoint>) {
+        let (invites, events) = invites(400);
+        let ledger = FakeLedger {
+            latency: Duration::from_millis(checkpoint_ms),
+            saved: RefCell::new(Vec::new()),
+        };
+        let (every, in_flight) = (4, 4);
+        let topic = FakeTopic {
+            latency: Duration::from_millis(25),
+            ledger: &ledger,
+            bound_rows: ((every + 2 * in_flight) * 10) as u64,
+            published: RefCell::new(Vec::new()),
+            in_flight: Cell::new(0),
+            most_in_flight: Cell::new(0),
+        };
+        let limits = limits(every);
+        let delivery = Delivery {
+            topic: &topic,
+            ledger: &ledger,
+            limits: &limits,
+            max_in_flight: in_flight,
+            deadline: Deadline::from_epoch_ms(0),
+        };
+        let started = tokio::time::Instant::now();
+        let failures = delivery
+            .publish(&invites, &events, Checkpoint::default())
+            .await
+            .unwrap();
+        assert!(failures.is_empty());
+        let elapsed = started.elapsed();
+        let published = topic.published.into_inner();
+        (
+            elapsed,
+            published,
+            topic.most_in_flight.get(),
+            ledger.saved.into_inner(),
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_invite_is_published_once_and_the_last_checkpoint_says_done() {
+        let (_, mut published, most, saved) = run(25).await;
+        published.sort_unstable();
+        assert_eq!(published, (0..400).collect::<Vec<_>>());
+        assert_eq!(most, 4, "the window is used");
+        let last = saved.last().unwrap();
+        assert!(last.invites_done);
+        assert_eq!((last.next_row, last.sent_so_far), (402, 400));
+        assert!(
+            saved.windows(2).all(|w| w[0].next_row <= w[1].next_row),
+            "checkpoints only move forward"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn checkpoints_overlap_publishing() {
+        // 40 batches, 4 at a time, 25 ms each: 250 ms of publishing at best. A checkpoint
+        // every 4 batches that stopped the window for its 25 ms would add ~9 x 25 ms; running
+        // beside it, only the last periodic one and the final one (which must land before the
+        // summary) are waited for.
+        let (with_checkpoints, ..) = run(25).await;
+        let (free_checkpoints, ..) = run(0).await;
+        assert!(
+            with_checkpoints <= free_checkpoints + Duration::from_millis(2 * 25 + 5),
+            "{with_checkpoints:?} against {free_checkpoints:?} with instant checkpoints"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_checkpoints_hold_publishing_to_the_crash_bound() {
+        // A ledger slower than the topic: the window must wait for it rather than run ahead of
+        // what a crash could resend (FakeTopic asserts the bound on every batch).
+        let (elapsed, published, ..) = run(200).await;
+        assert_eq!(published.len(), 400);
+        assert!(elapsed >= Duration::from_millis(600), "{elapsed:?}");
+    }
 
     #[test]
     fn deadline_zero_means_unknown() {

@@ -18,7 +18,7 @@ use crate::authenticity;
 use crate::aws::Aws;
 use crate::config::Config;
 use crate::continuation::Attempt;
-use crate::delivery::{Deadline, Delivery, LAST_CALL_SLACK};
+use crate::delivery::{Deadline, Delivery, LAST_CALL_SLACK, LedgerItem, SnsTopic};
 use crate::domain::SenderEmail;
 use crate::emf::{self, RequestMetrics, RequestOutcome};
 use crate::error::{AwsError, ProcessError};
@@ -491,12 +491,19 @@ async fn process_claimed(
     let plan = plan::decide(sender, rows, &lookups);
 
     // 7. Publish one message per invite, from where an earlier delivery stopped.
-    let delivery = Delivery {
+    let topic = SnsTopic {
+        aws: &app.aws,
+        topic_arn: &config.topic_arn,
+    };
+    let item = LedgerItem {
         aws: &app.aws,
         table: &config.table,
-        topic_arn: &config.topic_arn,
-        ledger,
+        key: ledger,
         holder: &invocation.holder,
+    };
+    let delivery = Delivery {
+        topic: &topic,
+        ledger: &item,
         limits: &config.limits,
         max_in_flight: config.max_in_flight,
         deadline: invocation.deadline,

@@ -110,6 +110,11 @@ impl Progress {
         }
     }
 
+    /// Batches started so far.
+    pub fn started(&self) -> usize {
+        self.batches.len()
+    }
+
     /// Batches finished in an unbroken run from the start.
     pub fn finished_prefix(&self) -> usize {
         self.prefix
