@@ -508,6 +508,7 @@ async fn process_claimed(
         max_in_flight: config.max_in_flight,
         deadline: invocation.deadline,
     };
+    let invites_were_done = resume.invites_done;
     let failures = delivery
         .publish(&plan.invites, &lookups.events, resume)
         .await?;
@@ -517,6 +518,14 @@ async fn process_claimed(
     report.over_limit = over_limit;
     if files.len() > 1 || files.iter().any(|file| file.error.is_some()) {
         report.files = files;
+    }
+    // A summary sent and then cut off before the ledger says so would be sent again by the
+    // next delivery: with less than half the margin left, leave both to it (invites_done is
+    // saved, so it publishes nothing and only sends the summary).
+    if deadline.is_near(config.limits.deadline_margin / 2) {
+        return Err(ProcessError::DeadlineReached {
+            progressed: !invites_were_done,
+        });
     }
     in_time(deadline, send(app, sender, &summary::for_report(&report))).await?;
     let (sent, not_sent) = (report.sent(), report.not_sent());

@@ -1,12 +1,10 @@
 //! The files in `events/` are what developers replay with `cargo lambda invoke`: they must
 //! deserialize as Lambda delivers them and drive the real handler to the expected result.
 
-mod common;
-
 use std::path::Path;
 
+use crate::common::*;
 use aws_lambda_events::sqs::SqsEvent;
-use common::*;
 
 fn sample(name: &str) -> String {
     std::fs::read_to_string(

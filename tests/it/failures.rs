@@ -4,14 +4,12 @@
 //! later without republishing; a long request continues in new messages; a request that cannot
 //! progress reaches the dead-letter queue with one last word to the organizer; minimal events.
 
-mod common;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::faults::{FaultyClient, PublishFaults};
-use common::queue::Queue;
-use common::*;
+use crate::common::faults::{FaultyClient, PublishFaults};
+use crate::common::queue::Queue;
+use crate::common::*;
 
 /// A fixture with `rows` attendees of one event, its email uploaded, and the notification for
 /// it waiting on a fresh queue that dead-letters after `max_receives`.

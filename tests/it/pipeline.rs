@@ -1,8 +1,6 @@
 //! The whole function against moto server: real handler, real SDK, what landed is asserted.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use mail_parser::MimeHeaders;
 use serde_json::json;
 

@@ -2,13 +2,11 @@
 //! redelivery after success, two deliveries at once, a crash mid-request and its resume, and a
 //! deadline stop.
 
-mod common;
-
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::faults::{FaultyClient, PublishFaults};
-use common::*;
+use crate::common::faults::{FaultyClient, PublishFaults};
+use crate::common::*;
 use lambda_runtime::{Context, LambdaEvent};
 
 fn now_ms() -> u64 {

@@ -1,13 +1,11 @@
 //! Batched, bounded AWS calls (issue 3) against moto: round-trip budget, `UnprocessedKeys`,
 //! partial `PublishBatch` failures, and batches over SNS's 256 KiB limit.
 
-mod common;
-
 use std::collections::BTreeMap;
 
+use crate::common::faults::{FaultyClient, PublishFaults};
+use crate::common::*;
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::faults::{FaultyClient, PublishFaults};
-use common::*;
 
 fn calls(f: &Fixture) -> BTreeMap<String, u64> {
     f.app.aws.calls().snapshot()

@@ -4,8 +4,6 @@
 //! Each test makes its own bucket, table, topic and organizer, so tests run in parallel on
 //! one emulator without seeing each other's records.
 
-#![allow(dead_code)]
-
 pub mod faults;
 pub mod queue;
 

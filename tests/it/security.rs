@@ -5,9 +5,7 @@
 //! `Authentication-Results: amazonses.com;` with `spf=… envelope-from=…` as SES writes it, from
 //! AWS's SES receiving documentation and messages SES stored).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// SES's block for a sender whose domain publishes no DMARC policy: SPF passes for the
 /// envelope-from, the only DKIM signature is the provider's.

@@ -1,0 +1,22 @@
+//! Every integration test, in one binary (one link instead of eight): the real handler, the real
+//! SDK over HTTP, moto server on 127.0.0.1 (started by `make test`), and what landed asserted.
+//!
+//! - `pipeline`: the whole function, request by request
+//! - `samples`: the files in `events/` drive the handler as Lambda delivers them
+//! - `delivery`: at-least-once delivery without loss or duplicates (issue 4)
+//! - `scale`: batched, bounded AWS calls (issue 3)
+//! - `failures`: nothing lost: environment faults, long requests, the dead-letter queue (issue 8)
+//! - `security`: sender authenticity and injection-proof attendee data (issue 10)
+//! - `properties`: arbitrary input never panics and ends in a classified result
+//! - `startup`: the binary's cold start
+
+mod common;
+
+mod delivery;
+mod failures;
+mod pipeline;
+mod properties;
+mod samples;
+mod scale;
+mod security;
+mod startup;
