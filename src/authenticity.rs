@@ -31,6 +31,35 @@ impl Policy {
     }
 }
 
+/// One method's result and the domain it speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// `pass`, `fail`, `none`, … (lowercased).
+    pub result: String,
+    /// The domain the result is about (lowercased; empty when the header named none).
+    pub domain: String,
+}
+
+impl Verdict {
+    fn new(result: impl Into<String>, domain: impl Into<String>) -> Self {
+        Self {
+            result: result.into(),
+            domain: domain.into(),
+        }
+    }
+
+    /// True when it passed for a domain aligned with `from_domain`.
+    fn passes_for(&self, from_domain: &str) -> bool {
+        self.result == "pass" && aligned(&self.domain, from_domain)
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({})", self.result, self.domain)
+    }
+}
+
 /// SES's verdicts on one message, from its own header block.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Verdicts {
@@ -40,11 +69,11 @@ pub struct Verdicts {
     pub virus: Option<String>,
     /// SPF result and the domain it was for (`envelope-from`, as SES writes it, or
     /// `smtp.mailfrom`).
-    pub spf: Option<(String, String)>,
-    /// DKIM results and their signing domains (`header.i=@domain` or `header.d`).
-    pub dkim: Vec<(String, String)>,
+    pub spf: Option<Verdict>,
+    /// DKIM results and their signing domains (`header.d`, else `header.i=@domain`).
+    pub dkim: Vec<Verdict>,
     /// DMARC result and the `From:` domain it was for (`header.from`).
-    pub dmarc: Option<(String, String)>,
+    pub dmarc: Option<Verdict>,
     /// True when the message carries SES's block at all.
     pub from_ses: bool,
 }
@@ -58,21 +87,19 @@ impl fmt::Display for Verdicts {
             self.from_ses,
             or_none(&self.spam),
             or_none(&self.virus),
-            self.spf
-                .as_ref()
-                .map_or("none".into(), |(r, d)| format!("{r}({d})")),
+            self.spf.as_ref().map_or("none".into(), Verdict::to_string),
             if self.dkim.is_empty() {
                 "none".to_string()
             } else {
                 self.dkim
                     .iter()
-                    .map(|(r, d)| format!("{r}({d})"))
+                    .map(Verdict::to_string)
                     .collect::<Vec<_>>()
                     .join(",")
             },
             self.dmarc
                 .as_ref()
-                .map_or("none".into(), |(r, d)| format!("{r}({d})")),
+                .map_or("none".into(), Verdict::to_string),
         )
     }
 }
@@ -115,16 +142,16 @@ pub fn read_verdicts<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) 
                 let identity = Some(property("smtp.mailfrom"))
                     .filter(|v| !v.is_empty())
                     .unwrap_or_else(|| property("envelope-from"));
-                verdicts.spf = Some((result, domain_of(&identity)));
+                verdicts.spf = Some(Verdict::new(result, domain_of(&identity)));
             }
             "dkim" => {
                 let domain = Some(property("header.d"))
                     .filter(|d| !d.is_empty())
                     .unwrap_or_else(|| property("header.i"));
-                verdicts.dkim.push((result, domain_of(&domain)));
+                verdicts.dkim.push(Verdict::new(result, domain_of(&domain)));
             }
             "dmarc" if verdicts.dmarc.is_none() => {
-                verdicts.dmarc = Some((result, property("header.from")))
+                verdicts.dmarc = Some(Verdict::new(result, property("header.from")))
             }
             _ => {}
         }
@@ -182,18 +209,18 @@ pub fn check(policy: Policy, verdicts: &Verdicts, from_domain: &str) -> Result<(
     }
     let from_domain = from_domain.to_ascii_lowercase();
     let authenticated = match &verdicts.dmarc {
-        Some((result, domain)) if result == "pass" => aligned(domain, &from_domain),
-        Some((result, _)) if result != "none" => false,
+        Some(dmarc) if dmarc.result == "pass" => dmarc.passes_for(&from_domain),
+        Some(dmarc) if dmarc.result != "none" => false,
         // No DMARC policy published: SPF or DKIM must pass for the From: domain itself.
         _ => {
             verdicts
                 .spf
                 .as_ref()
-                .is_some_and(|(r, d)| r == "pass" && aligned(d, &from_domain))
+                .is_some_and(|spf| spf.passes_for(&from_domain))
                 || verdicts
                     .dkim
                     .iter()
-                    .any(|(r, d)| r == "pass" && aligned(d, &from_domain))
+                    .any(|dkim| dkim.passes_for(&from_domain))
         }
     };
     if authenticated {
@@ -233,7 +260,7 @@ mod tests {
     #[test]
     fn no_dmarc_organizer_passes_on_aligned_envelope_from() {
         let v = verdicts(&ses_block(SES_SPF_ONLY));
-        assert_eq!(v.spf, Some(("pass".into(), "example.com".into())));
+        assert_eq!(v.spf, Some(Verdict::new("pass", "example.com")));
         assert_eq!(check(Policy::Strict, &v, "example.com"), Ok(()));
         assert_eq!(
             check(Policy::Strict, &v, "other.example"),
@@ -248,7 +275,7 @@ mod tests {
         let v = verdicts(&ses_block(
             "spf=fail (spfCheck) client-ip=198.51.100.7; envelope-from=\"x;dkim=pass header.d=example.com\"@evil.example; helo=evil.example;\r\n dkim=none;\r\n dmarc=none header.from=example.com;",
         ));
-        assert!(v.dkim.iter().all(|(result, _)| result != "pass"), "{v}");
+        assert!(v.dkim.iter().all(|dkim| dkim.result != "pass"), "{v}");
         assert_eq!(
             check(Policy::Strict, &v, "example.com"),
             Err(Refusal::NotAuthenticated("example.com".into()))
@@ -258,7 +285,7 @@ mod tests {
     #[test]
     fn passing_dmarc_is_accepted() {
         let v = verdicts(&ses_block(PASSING));
-        assert_eq!(v.dmarc, Some(("pass".into(), "example.com".into())));
+        assert_eq!(v.dmarc, Some(Verdict::new("pass", "example.com")));
         assert_eq!(check(Policy::Strict, &v, "example.com"), Ok(()));
         assert_eq!(
             check(Policy::Strict, &v, "mail.example.com"),
