@@ -302,14 +302,26 @@ impl Aws {
                         .expect("id and message are set")
                 })
                 .collect();
-            let output = self
+            let sent = self
                 .sns
                 .publish_batch()
                 .topic_arn(topic_arn)
                 .set_publish_batch_request_entries(Some(request))
                 .send()
-                .await
-                .map_err(|err| AwsError::from_sdk("SNS.PublishBatch", err))?;
+                .await;
+            let output = match sent {
+                Ok(output) => output,
+                Err(err) => {
+                    let err = AwsError::from_sdk("SNS.PublishBatch", err);
+                    // Sustained throttling (the topic's publish quota) outlasts the SDK's own
+                    // few retries: back off and send the batch again rather than fail it.
+                    if err.is_throttling() && attempt + 1 < MAX_PARTIAL_ATTEMPTS {
+                        tracing::debug!(attempt, "SNS throttled a whole batch; backing off");
+                        continue;
+                    }
+                    return Err(err);
+                }
+            };
             let mut retry = Vec::new();
             for failed in output.failed.unwrap_or_default() {
                 let Some(position) = failed

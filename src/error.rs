@@ -129,6 +129,22 @@ impl AwsError {
         }
     }
 
+    /// True for throttling: the service asks for fewer calls, not for a fix.
+    pub fn is_throttling(&self) -> bool {
+        self.status == Some(429)
+            || self.code.as_deref().is_some_and(|code| {
+                matches!(
+                    code,
+                    "Throttling"
+                        | "ThrottlingException"
+                        | "ThrottledException"
+                        | "RequestThrottled"
+                        | "RequestThrottledException"
+                        | "TooManyRequestsException"
+                )
+            })
+    }
+
     /// A failure with no SDK error behind it that a later attempt may clear (e.g. keys DynamoDB
     /// kept returning unprocessed, the invocation's time running out).
     pub fn transient(operation: &'static str, message: impl Into<String>) -> Self {

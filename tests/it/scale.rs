@@ -182,3 +182,27 @@ async fn partial_publish_failures_are_retried_or_reported() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn sustained_sns_throttling_is_waited_out_not_failed() {
+    let mut f = Fixture::new("throttled").await;
+    f.seed_event("ev-a", &f.sender).await;
+    // More throttles in a row than the SDK's own attempts (3): the batch must still go out.
+    let faulty = FaultyClient::around_default(PublishFaults {
+        throttle_publishes: 6,
+        ..Default::default()
+    });
+    f.app.aws = faulty.aws(&f.sdk, 1);
+    let response = f.run_csv(&csv_rows(10, &["ev-a"])).await;
+    assert!(
+        failed_ids(&response).is_empty(),
+        "nothing handed back to SQS"
+    );
+    assert_eq!(f.published().len(), 10, "the batch went out once");
+    assert_eq!(faulty.faults.lock().unwrap().throttle_publishes, 0);
+    let (text, _) = bodies(&f.emails()[0]);
+    assert!(
+        text.contains("Total: 10 invites sent, 0 not sent."),
+        "{text}"
+    );
+}

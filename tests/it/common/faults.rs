@@ -50,6 +50,8 @@ pub struct PublishFaults {
     pub latency: std::time::Duration,
     /// Added to every `PublishBatch` call on top of `latency`.
     pub publish_latency: std::time::Duration,
+    /// The next this many `PublishBatch` calls are throttled (SNS's own `Throttling`).
+    pub throttle_publishes: usize,
 }
 
 impl PublishFaults {
@@ -337,7 +339,11 @@ impl FaultyConnector {
         }
         let fault = {
             let mut faults = self.faults.lock().unwrap();
-            if faults.random_rate > 0.0 && faults.roll() < faults.random_rate {
+            if faults.throttle_publishes > 0 && body.starts_with("Action=PublishBatch&") {
+                faults.throttle_publishes -= 1;
+                *faults.injected.entry("throttle").or_default() += 1;
+                Some("throttle")
+            } else if faults.random_rate > 0.0 && faults.roll() < faults.random_rate {
                 // A lost SendEmail response would mail the summary twice: SES has no
                 // idempotency token, so that one fault is left out.
                 let kinds: &[&'static str] = if service == "sesv2" {
