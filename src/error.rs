@@ -96,15 +96,18 @@ pub struct AwsError {
     pub status: Option<u16>,
     /// What the failure says about the world; decides the record's fate.
     pub class: ErrorClass,
-    /// The error with its causes.
+    /// The error with its causes, in one line for the logs.
     pub message: String,
+    /// The SDK error itself, so a caller can walk the chain (`None` for local failures).
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl AwsError {
     /// Classifies an SDK error.
     pub fn from_sdk<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Self
     where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let (code, status) = match &err {
             SdkError::ServiceError(service) => (
@@ -126,6 +129,7 @@ impl AwsError {
             status,
             class,
             message: DisplayErrorContext(&err).to_string(),
+            source: Some(Box::new(err)),
         }
     }
 
@@ -164,6 +168,7 @@ impl AwsError {
             status: None,
             class,
             message: message.into(),
+            source: None,
         }
     }
 }
@@ -378,6 +383,7 @@ mod tests {
                 status: None,
                 class,
                 message: String::new(),
+                source: None,
             })
         };
         assert_eq!(aws(ErrorClass::Transient).fate(), Fate::Retry);
@@ -420,5 +426,7 @@ mod tests {
             (err.code.as_deref(), err.status, err.class),
             (Some("NotFound"), Some(404), ErrorClass::Environment)
         );
+        let source = std::error::Error::source(&err).expect("the SDK error is kept");
+        assert!(source.to_string().contains("service error"), "{source}");
     }
 }
