@@ -19,7 +19,6 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::inbound::EmailError;
-use crate::notification::NotificationError;
 
 /// What an AWS error says about the world, from its code and HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,9 +175,6 @@ impl AwsError {
 /// Why one stored email could not be processed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
-    /// The SQS record is not a notification this function understands (not a request).
-    #[error("malformed notification: {0}")]
-    Notification(#[from] NotificationError),
     /// The object named by the notification is gone (not a request).
     #[error("object s3://{bucket}/{key} does not exist")]
     ObjectMissing {
@@ -233,7 +229,6 @@ impl ProcessError {
             ProcessError::Aws(err) if err.class.is_retryable() => Fate::Retry,
             ProcessError::HeldElsewhere | ProcessError::DeadlineReached { .. } => Fate::Retry,
             ProcessError::Aws(_)
-            | ProcessError::Notification(_)
             | ProcessError::ObjectMissing { .. }
             | ProcessError::TooLarge { .. }
             | ProcessError::Email(_) => Fate::Acknowledge,

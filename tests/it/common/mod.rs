@@ -512,3 +512,27 @@ pub fn failed_ids(response: &SqsBatchResponse) -> Vec<String> {
         .map(|f| f.item_identifier.clone())
         .collect()
 }
+
+/// How many times each invite (by address) was published.
+pub fn deliveries(f: &Fixture) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for (_, email) in invited(&f.published()) {
+        *counts.entry(email).or_default() += 1;
+    }
+    counts
+}
+
+/// Every invite published exactly once and exactly one summary with the whole request's totals.
+pub fn assert_completed_once(f: &Fixture, rows: usize) {
+    let counts = deliveries(f);
+    assert_eq!(counts.len(), rows, "every invite published");
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "published more than once: {twice:?}");
+    let emails = f.emails();
+    assert_eq!(emails.len(), 1, "exactly one summary");
+    let total = format!("Total: {rows} invites sent, 0 not sent.");
+    assert!(
+        bodies(&emails[0]).0.contains(&total),
+        "summary covers the request"
+    );
+}
