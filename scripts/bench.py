@@ -158,6 +158,28 @@ def operation(entry):
     return f"other {entry['method']} {entry['url'][:60]}"
 
 
+def invoke_binary(key, topic_arn, label):
+    """Runs the release binary on one notification for `key` through the loopback Runtime API;
+    returns the wall time from handing the event out to the answer, and the peak RSS in KiB.
+    Exits when the function fails or does not answer."""
+    stub = RuntimeStub([sqs_event(key)])
+    process = subprocess.Popen([str(BINARY)], env=function_env(topic_arn, stub.address))
+    while stub.first_poll_ns is None:
+        time.sleep(0.001)
+    handed_out = time.monotonic_ns()
+    if not stub.done.wait(900):
+        process.kill()
+        sys.exit(f"{label}: no answer in 900 s")
+    wall = (time.monotonic_ns() - handed_out) / 1e9
+    rss = peak_rss_kib(process.pid)
+    process.terminate()
+    process.wait()
+    stub.close()
+    if stub.errors or stub.responses[0] != {"batchItemFailures": []}:
+        sys.exit(f"{label}: function failed: {stub.errors or stub.responses}")
+    return wall, rss
+
+
 def run_size(n):
     csv_text, expected, blocked = generate(n)
     raw = email_bytes(csv_text)
@@ -166,23 +188,8 @@ def run_size(n):
     moto("/moto-api/recorder/reset-recording", "POST")
     moto("/moto-api/recorder/start-recording", "POST")
 
-    stub = RuntimeStub([sqs_event(key)])
-    process = subprocess.Popen([str(BINARY)], env=function_env(topic_arn, stub.address))
-    handed_out = None
-    while stub.first_poll_ns is None:
-        time.sleep(0.001)
-    handed_out = time.monotonic_ns()
-    if not stub.done.wait(900):
-        process.kill()
-        sys.exit(f"N={n}: no answer in 900 s")
-    wall = (time.monotonic_ns() - handed_out) / 1e9
-    rss = peak_rss_kib(process.pid)
-    process.terminate()
-    process.wait()
-    stub.close()
+    wall, rss = invoke_binary(key, topic_arn, f"N={n}")
     moto("/moto-api/recorder/stop-recording", "POST")
-    if stub.errors or stub.responses[0] != {"batchItemFailures": []}:
-        sys.exit(f"N={n}: function failed: {stub.errors or stub.responses}")
 
     recording = moto("/moto-api/recorder/download-recording").decode()
     calls = collections.Counter(operation(json.loads(line)) for line in recording.splitlines() if line.strip())
@@ -231,21 +238,7 @@ def run_memory(name):
     raw = email_bytes(csv_text)
     key = f"bulk_event_invites_email/memory-{name}"
     topic_arn = set_up([], raw, key)
-    stub = RuntimeStub([sqs_event(key)])
-    process = subprocess.Popen([str(BINARY)], env=function_env(topic_arn, stub.address))
-    while stub.first_poll_ns is None:
-        time.sleep(0.001)
-    started = time.monotonic_ns()
-    if not stub.done.wait(900):
-        process.kill()
-        sys.exit(f"memory {name}: no answer in 900 s")
-    wall = (time.monotonic_ns() - started) / 1e9
-    rss = peak_rss_kib(process.pid)
-    process.terminate()
-    process.wait()
-    stub.close()
-    if stub.errors or stub.responses[0] != {"batchItemFailures": []}:
-        sys.exit(f"memory {name}: function failed: {stub.errors or stub.responses}")
+    wall, rss = invoke_binary(key, topic_arn, f"memory {name}")
     state = json.loads(moto("/moto-api/data.json"))
     emails = [m for m in state["ses"]["RawMessage"] if ORGANIZER in m["destinations"]]
     published = sum(len(t["sent_notifications"]) for t in state["sns"]["Topic"] if t["arn"] == topic_arn)
