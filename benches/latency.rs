@@ -106,7 +106,13 @@ async fn run(rows: usize, latency: Duration) -> f64 {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; the sizes are the first argument that is not a flag.
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` (the test command) runs this
+    // binary without it, and a benchmark has no place there.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("latency: a benchmark; run it with `cargo bench --bench latency`");
+        return;
+    }
+    // The sizes are the first argument that is not a flag.
     let sizes: Vec<usize> = std::env::args()
         .skip(1)
         .find(|a| !a.starts_with('-'))
