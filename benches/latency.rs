@@ -52,7 +52,8 @@ async fn run(rows: usize, latency: Duration) -> f64 {
         latency,
         ..PublishFaults::default()
     });
-    f.app.aws = faulty.aws(&f.sdk, max_in_flight);
+    f.configure(|c| c.max_in_flight = max_in_flight);
+    f.route_through(&faulty);
     let mut csv = String::from("uid,email,name\n");
     for i in 0..rows {
         csv.push_str(&format!(

@@ -38,9 +38,9 @@ fn request(target_bytes: usize) -> Vec<u8> {
 }
 
 fn parse(raw: &[u8]) -> usize {
-    let email = bulk_invites::inbound::parse(raw).expect("an email");
+    let email = bulk_invites::inbound::email::parse(raw).expect("an email");
     let csv = email.csvs.first().expect("a CSV");
-    let rows = bulk_invites::attendees::parse(&csv.text, usize::MAX).expect("a valid header");
+    let rows = bulk_invites::attendees::rows::parse(&csv.text, usize::MAX).expect("a valid header");
     rows.candidates.len()
 }
 

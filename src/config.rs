@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use crate::authenticity::Policy;
-use crate::domain::SenderEmail;
+use crate::attendees::domain::SenderEmail;
 use crate::emf::MetricsConfig;
+use crate::inbound::authenticity::Policy;
 use crate::telemetry::{self, LogSettings};
 
 /// Region used when neither `REGION` nor `AWS_REGION` is set, as in the original.

@@ -19,15 +19,15 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tracing::warn;
 
-use crate::attendees::Candidate;
-use crate::aws::Aws;
-use crate::batches::{Batch, Batches, Entry};
+use crate::attendees::domain::EventUid;
+use crate::attendees::rows::Candidate;
 use crate::config::Limits;
-use crate::contract::{self, EventRecord};
-use crate::domain::EventUid;
+use crate::decision::batches::{Batch, Batches, Entry};
+use crate::decision::contract::{self, EventRecord};
+use crate::decision::plan::PublishFailure;
 use crate::error::ProcessError;
-use crate::ledger::{Checkpoint, LedgerKey, Progress};
-use crate::plan::PublishFailure;
+use crate::ledger::state::{Checkpoint, Progress};
+use crate::report::reasons::RowPosition;
 
 /// When the invocation must be done, from the Lambda context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,42 +115,6 @@ pub trait SaveCheckpoints {
     fn save(&self, checkpoint: Checkpoint) -> impl Future<Output = Result<(), ProcessError>>;
 }
 
-/// The invite topic, through the SDK.
-#[derive(Debug, Clone, Copy)]
-pub struct SnsTopic<'a> {
-    /// SDK clients.
-    pub aws: &'a Aws,
-    /// Topic receiving the invites.
-    pub topic_arn: &'a str,
-}
-
-impl PublishBatches for SnsTopic<'_> {
-    async fn publish(&self, entries: Vec<Entry>) -> Result<Vec<PublishFailure>, ProcessError> {
-        Ok(self.aws.publish_batch(self.topic_arn, entries).await?)
-    }
-}
-
-/// This request's ledger item, held by this invocation.
-#[derive(Debug, Clone, Copy)]
-pub struct LedgerItem<'a> {
-    /// SDK clients.
-    pub aws: &'a Aws,
-    /// Table holding the ledger.
-    pub table: &'a str,
-    /// This request's ledger item.
-    pub key: &'a LedgerKey,
-    /// This invocation's ledger holder id.
-    pub holder: &'a str,
-}
-
-impl SaveCheckpoints for LedgerItem<'_> {
-    async fn save(&self, checkpoint: Checkpoint) -> Result<(), ProcessError> {
-        self.aws
-            .save_checkpoint(self.table, self.key, self.holder, &checkpoint)
-            .await
-    }
-}
-
 /// Who is publishing, where to, and within what limits.
 #[derive(Debug, Clone, Copy)]
 pub struct Delivery<'a, P, C> {
@@ -236,8 +200,8 @@ impl<P: PublishBatches, C: SaveCheckpoints> Delivery<'_, P, C> {
                 let rows = |entries: &[Entry]| {
                     let row = |entry: &Entry| invites[entry.index].row;
                     (
-                        entries.first().map_or(0, row),
-                        entries.last().map_or(0, row),
+                        entries.first().map_or(RowPosition::default(), row),
+                        entries.last().map_or(RowPosition::default(), row),
                     )
                 };
                 let (first, last) = match &batch {
@@ -351,7 +315,7 @@ fn snapshot(
     invites_done: bool,
 ) -> Checkpoint {
     let next_row = progress.next_row();
-    let failed: Vec<(u64, String)> = failures
+    let failed: Vec<(RowPosition, String)> = failures
         .iter()
         .map(|f| (invites[f.index].row, f.code.clone()))
         .filter(|(row, _)| *row < next_row)
@@ -370,7 +334,7 @@ mod tests {
     use super::*;
     use std::cell::{Cell, RefCell};
 
-    use crate::domain::{AttendeeEmail, AttendeeName};
+    use crate::attendees::domain::{AttendeeEmail, AttendeeName};
 
     /// A topic that takes `latency` per batch and records what it got and how many batches were
     /// in flight at once; it also checks the crash bound against the ledger's saved prefix.
@@ -412,7 +376,10 @@ mod tests {
 
     impl FakeLedger {
         fn saved_row(&self) -> u64 {
-            self.saved.borrow().last().map_or(0, |c| c.next_row)
+            self.saved
+                .borrow()
+                .last()
+                .map_or(0, |c| u64::from(c.next_row.line))
         }
     }
 
@@ -428,7 +395,7 @@ mod tests {
         let uid = EventUid::parse("ev").unwrap();
         let invites = (0..n)
             .map(|i| Candidate {
-                row: i as u64 + 2,
+                row: RowPosition::new(0, i as u64 + 2),
                 uid: uid.clone(),
                 email: AttendeeEmail::parse(&format!("a{i}@example.com")).unwrap(),
                 name: AttendeeName::parse(""),
@@ -506,7 +473,7 @@ mod tests {
         assert_eq!(most, 4, "the window is used");
         let last = saved.last().unwrap();
         assert!(last.invites_done);
-        assert_eq!((last.next_row, last.sent_so_far), (402, 400));
+        assert_eq!((last.next_row.line, last.sent_so_far), (402, 400));
         assert!(
             saved.windows(2).all(|w| w[0].next_row <= w[1].next_row),
             "checkpoints only move forward"

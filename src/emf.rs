@@ -50,7 +50,7 @@ pub struct RequestMetrics {
     pub rows: u64,
     /// Invites published.
     pub invites_sent: u64,
-    /// Rows not sent, by reason kind (see [`crate::report::Reason::kind`]).
+    /// Rows not sent, by reason kind (see [`crate::report::reasons::Reason::kind`]).
     pub not_sent: Vec<(&'static str, u64)>,
     /// AWS attempts this request made (retries included).
     pub aws_calls: u64,
@@ -79,6 +79,12 @@ pub struct MetricsConfig {
     pub namespace: String,
     /// Value of the `Service` dimension.
     pub service: String,
+}
+
+/// Writes a request's metrics: EMF goes to stdout, one line, where CloudWatch Logs extracts it
+/// (logs go to stderr).
+pub fn emit(config: &MetricsConfig, metrics: &RequestMetrics) {
+    println!("{}", line(config, metrics, SystemTime::now()));
 }
 
 /// The EMF line for one request, at `now`.

@@ -18,7 +18,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::inbound::EmailError;
+use crate::inbound::email::EmailError;
 
 /// What an AWS error says about the world, from its code and HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
-use bulk_invites::aws::Aws;
+use bulk_invites::app::App;
 use bulk_invites::config::Config;
-use bulk_invites::handler::{self, App};
+use bulk_invites::handler;
 use bulk_invites::telemetry;
 use lambda_runtime::service_fn;
 
@@ -44,10 +44,7 @@ async fn main() -> ExitCode {
         )
         .load()
         .await;
-    let app = App {
-        aws: Aws::new(&sdk, config.max_in_flight),
-        config,
-    };
+    let app = App::new(&sdk, config);
     let app = &app;
 
     match lambda_runtime::run(service_fn(move |event| handler::handle(app, event))).await {

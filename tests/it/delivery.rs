@@ -30,10 +30,9 @@ async fn fixture(
 ) -> (Fixture, String) {
     let mut f = Fixture::new(name).await;
     f.seed_event("ev-a", &f.sender).await;
-    f.app.config.limits.checkpoint_every = checkpoint_every;
-    f.app.config.limits.deadline_margin = Duration::from_millis(200);
-    f.app.config.max_in_flight = max_in_flight;
-    f.app.aws = bulk_invites::aws::Aws::new(&f.sdk, max_in_flight);
+    f.configure(|c| c.limits.checkpoint_every = checkpoint_every);
+    f.configure(|c| c.limits.deadline_margin = Duration::from_millis(200));
+    f.configure(|c| c.max_in_flight = max_in_flight);
     let mut csv = String::from("uid,email\n");
     for i in 0..rows {
         csv.push_str(&format!("ev-a,attendee{i}@example.com\n"));
@@ -179,7 +178,7 @@ async fn crash_midway_then_redelivery_resumes_with_bounded_duplicates() {
 async fn deadline_stops_checkpoints_and_the_next_delivery_finishes() {
     let (mut f, key) = fixture("deadline", 400, 5, 2).await;
     // Stop starting batches 1.5 s before a deadline 1.6 s away: little or nothing gets published.
-    f.app.config.limits.deadline_margin = Duration::from_millis(1_500);
+    f.configure(|c| c.limits.deadline_margin = Duration::from_millis(1_500));
     let first_deadline = now_ms() + 1_600;
 
     let first = invoke_until(&f, &key, first_deadline).await;
@@ -192,7 +191,7 @@ async fn deadline_stops_checkpoints_and_the_next_delivery_finishes() {
     while now_ms() <= first_deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    f.app.config.limits.deadline_margin = Duration::from_millis(200);
+    f.configure(|c| c.limits.deadline_margin = Duration::from_millis(200));
     assert!(invoke_until(&f, &key, now_ms() + 60_000).await.is_empty());
 
     // A deadline stop saves progress after the in-flight batches: no duplicates.
@@ -212,7 +211,8 @@ async fn ten_percent_of_calls_failing_still_delivers_everything_once_with_one_su
         seed: 0x5eed_1234_abcd_0001,
         ..Default::default()
     });
-    f.app.aws = faulty.aws(&f.sdk, max_in_flight);
+    f.configure(|c| c.max_in_flight = max_in_flight);
+    f.route_through(&faulty);
 
     // Deliver until SQS would stop seeing the message again, as the queue does.
     let mut failed_deliveries = 0;

@@ -15,7 +15,7 @@ use crate::common::*;
 async fn request(name: &str, rows: usize, max_receives: u32) -> (Fixture, Queue) {
     let mut f = Fixture::new(name).await;
     f.seed_event("ev-a", &f.sender).await;
-    f.app.config.limits.max_receives = max_receives;
+    f.configure(|c| c.limits.max_receives = max_receives);
     let queue = Queue::new(&f, max_receives).await;
     let key = format!("bulk_event_invites_email/{}", unique("req"));
     f.put_email(&key, email_with_csv(&f.sender, csv(rows).as_bytes()))
@@ -40,7 +40,7 @@ const BUDGET_MS: u64 = 30_000;
 async fn a_missing_topic_returns_the_record_until_it_exists() {
     let (mut f, queue) = request("no-topic", 25, 5).await;
     let name = unique("created-later");
-    f.app.config.topic_arn = format!("arn:aws:sns:{REGION}:123456789012:{name}");
+    f.configure(|c| c.topic_arn = format!("arn:aws:sns:{REGION}:123456789012:{name}"));
     let sdk = f.sdk.clone();
     let topic = f.app.config.topic_arn.clone();
     let run = queue
@@ -69,7 +69,7 @@ async fn a_missing_topic_returns_the_record_until_it_exists() {
 async fn a_missing_table_returns_the_record_until_it_exists() {
     let (mut f, queue) = request("no-table", 12, 5).await;
     let table = unique("thirtyone-later");
-    f.app.config.table = table.clone();
+    f.configure(|c| c.table = table.clone());
     f.table = table;
     let run = queue
         .drive(&f, BUDGET_MS, 10, async |n| {
@@ -99,7 +99,7 @@ async fn access_denied_returns_the_record_until_it_is_granted() {
         deny_service: Some("dynamodb"),
         ..PublishFaults::default()
     });
-    f.app.aws = faulty.aws(&f.sdk, f.app.config.max_in_flight);
+    f.route_through(&faulty);
     let faults = faulty.faults.clone();
     let run = queue
         .drive(&f, BUDGET_MS, 10, async |n| {
@@ -120,10 +120,12 @@ async fn access_denied_returns_the_record_until_it_is_granted() {
 async fn a_summary_ses_refused_is_sent_later_without_republishing() {
     let (mut f, queue) = request("ses-refuses", 40, 5).await;
     let domain = format!("{}.example.com", unique("unverified")).to_lowercase();
-    f.app.config.system_email = bulk_invites::config::Mailbox {
-        name: Some("Calendar Snack".into()),
-        address: format!("notification@{domain}"),
-    };
+    f.configure(|c| {
+        c.system_email = bulk_invites::config::Mailbox {
+            name: Some("Calendar Snack".into()),
+            address: format!("notification@{domain}"),
+        }
+    });
     let sdk = f.sdk.clone();
     let mut published_before_fix = 0;
     let run = queue
@@ -154,14 +156,15 @@ async fn a_summary_ses_refused_is_sent_later_without_republishing() {
 #[tokio::test]
 async fn a_long_request_continues_in_new_messages_and_never_dead_letters() {
     let (mut f, queue) = request("long", 400, 2).await;
-    f.app.config.limits.deadline_margin = Duration::from_millis(600);
-    f.app.config.limits.checkpoint_every = 4;
-    f.app.config.max_in_flight = 1;
+    f.configure(|c| c.limits.deadline_margin = Duration::from_millis(600));
+    f.configure(|c| c.limits.checkpoint_every = 4);
+    f.configure(|c| c.max_in_flight = 1);
     let faulty = FaultyClient::around_default(PublishFaults {
         latency: Duration::from_millis(40),
         ..PublishFaults::default()
     });
-    f.app.aws = faulty.aws(&f.sdk, 1);
+    f.configure(|c| c.max_in_flight = 1);
+    f.route_through(&faulty);
     let run = queue.drive(&f, 1_500, 40, async |_| {}).await;
     eprintln!("long request: {run:?}");
     assert!(run.invocations >= 3, "needed several invocations: {run:?}");
@@ -172,12 +175,12 @@ async fn a_long_request_continues_in_new_messages_and_never_dead_letters() {
 #[tokio::test]
 async fn a_request_that_cannot_progress_dead_letters_with_one_last_word() {
     let (mut f, queue) = request("stuck", 30, 3).await;
-    f.app.config.limits.deadline_margin = Duration::from_millis(1_200);
+    f.configure(|c| c.limits.deadline_margin = Duration::from_millis(1_200));
     let faulty = FaultyClient::around_default(PublishFaults {
         publish_latency: Duration::from_secs(30),
         ..PublishFaults::default()
     });
-    f.app.aws = faulty.aws(&f.sdk, f.app.config.max_in_flight);
+    f.route_through(&faulty);
     let run = queue.drive(&f, 2_000, 10, async |_| {}).await;
     assert_eq!(
         (run.invocations, run.returned, run.dead, run.late),
@@ -230,7 +233,7 @@ async fn minimal_s3_and_sns_events_are_processed() {
 async fn rows_past_the_limit_are_counted_and_giant_cells_rejected() {
     let mut f = Fixture::new("bounded").await;
     f.seed_event("ev-a", &f.sender).await;
-    f.app.config.limits.max_rows = 50;
+    f.configure(|c| c.limits.max_rows = 50);
     let mut csv = String::from("uid,email,name\nev-a,giant@example.com,\"");
     csv.push_str(&"x".repeat(200_000));
     csv.push_str("\"\nev-a,longname@example.com,");

@@ -414,10 +414,7 @@ async fn unreachable_aws_is_retried_through_sqs() {
     let f = fixture_with_event("retry").await;
     // Nothing listens on port 9 of loopback: every call fails to connect, which is transient.
     let sdk = sdk_config_for("http://127.0.0.1:9").await;
-    let app = bulk_invites::handler::App {
-        aws: bulk_invites::aws::Aws::new(&sdk, 2),
-        config: f.app.config.clone(),
-    };
+    let app = bulk_invites::app::App::new(&sdk, f.app.config.clone());
     let event = sqs_event(&[
         s3_event(&f.bucket, "bulk_event_invites_email/any"),
         "{bad".to_string(),
@@ -438,7 +435,7 @@ async fn unreachable_aws_is_retried_through_sqs() {
 #[tokio::test]
 async fn object_over_the_size_limit_is_left_unread() {
     let mut f = fixture_with_event("toolarge").await;
-    f.app.config.limits.max_object_bytes = 100;
+    f.configure(|c| c.limits.max_object_bytes = 100);
     let key = "bulk_event_invites_email/large";
     f.put_email(
         key,
@@ -590,7 +587,7 @@ async fn long_rejection_lists_come_back_as_an_attached_csv() {
         assert_eq!(row.iter().collect::<Vec<_>>(), expected, "row {i}");
     }
     // The file is a valid request as it stands: fixed and sent back, it would be read as such.
-    let again = bulk_invites::attendees::parse(&text, usize::MAX).expect("a usable CSV");
+    let again = bulk_invites::attendees::rows::parse(&text, usize::MAX).expect("a usable CSV");
     assert_eq!(
         again.rejected.len(),
         40,

@@ -1,10 +1,10 @@
 //! Property tests: arbitrary input never panics and always ends in a classified result.
 
-use bulk_invites::attendees::{self, CsvError};
-use bulk_invites::auth_results;
-use bulk_invites::domain::AttendeeEmail;
-use bulk_invites::records::Records;
-use bulk_invites::{inbound, notification};
+use bulk_invites::attendees::domain::AttendeeEmail;
+use bulk_invites::attendees::records::Records;
+use bulk_invites::attendees::rows::{self as attendees, CsvError};
+use bulk_invites::inbound::auth_results;
+use bulk_invites::inbound::{email as inbound, notification};
 use proptest::prelude::*;
 
 /// CSV-like text: the characters that matter to a CSV reader, plus addresses and odd bytes.

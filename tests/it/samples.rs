@@ -95,7 +95,8 @@ async fn every_sample_event_deserializes_and_decodes() {
                 record.message_id.is_some(),
                 "{name}: message ids are what partial failures report"
             );
-            let decoded = bulk_invites::notification::decode(record.body.as_deref().unwrap());
+            let decoded =
+                bulk_invites::inbound::notification::decode(record.body.as_deref().unwrap());
             assert!(decoded.is_ok(), "{name}: {decoded:?}");
         }
     }

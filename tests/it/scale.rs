@@ -147,7 +147,8 @@ async fn partial_publish_failures_are_retried_or_reported() {
         transient_position: Some(3),
         ..Default::default()
     });
-    f.app.aws = faulty.aws(&f.sdk, 4);
+    f.configure(|c| c.max_in_flight = 4);
+    f.route_through(&faulty);
 
     let mut csv = csv_rows(40, &["ev-a"]);
     csv.push_str("ev-a,reject-me@example.com,Rejected\n");
@@ -192,7 +193,8 @@ async fn sustained_sns_throttling_is_waited_out_not_failed() {
         throttle_publishes: 6,
         ..Default::default()
     });
-    f.app.aws = faulty.aws(&f.sdk, 1);
+    f.configure(|c| c.max_in_flight = 1);
+    f.route_through(&faulty);
     let response = f.run_csv(&csv_rows(10, &["ev-a"])).await;
     assert!(
         failed_ids(&response).is_empty(),

@@ -174,10 +174,9 @@ impl FaultyClient {
         Self::new(inner, faults)
     }
 
-    /// SDK clients for `sdk` whose every call goes through this client.
-    pub fn aws(&self, sdk: &aws_config::SdkConfig, max_in_flight: usize) -> bulk_invites::aws::Aws {
-        let sdk = sdk.to_builder().http_client(self.clone()).build();
-        bulk_invites::aws::Aws::new(&sdk, max_in_flight)
+    /// `sdk` with every call going through this client.
+    pub fn sdk(&self, sdk: &aws_config::SdkConfig) -> aws_config::SdkConfig {
+        sdk.to_builder().http_client(self.clone()).build()
     }
 }
 

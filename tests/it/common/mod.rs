@@ -20,9 +20,9 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::primitives::ByteStream;
-use bulk_invites::aws::Aws;
+use bulk_invites::app::App;
 use bulk_invites::config::Config;
-use bulk_invites::handler::{self, App};
+use bulk_invites::handler;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 
@@ -103,7 +103,10 @@ pub fn unique(name: &str) -> String {
 
 /// One test's resources on the emulator.
 pub struct Fixture {
+    /// Talks to moto directly: sets up and inspects the world.
     pub sdk: SdkConfig,
+    /// What the function's clients are built from (moto, or moto behind a fault client).
+    client_sdk: SdkConfig,
     pub bucket: String,
     pub table: String,
     pub topic_arn: String,
@@ -148,11 +151,9 @@ impl Fixture {
             .ok(); // already there from another test
 
         let config = config(&table, &topic_arn);
-        let app = App {
-            aws: Aws::new(&sdk, config.max_in_flight),
-            config,
-        };
+        let app = App::new(&sdk, config);
         let fixture = Self {
+            client_sdk: sdk.clone(),
             sdk,
             bucket,
             table,
@@ -167,6 +168,20 @@ impl Fixture {
             ])
             .await;
         fixture
+    }
+
+    /// Changes the function's configuration and rebuilds its clients, which hold the resource
+    /// names.
+    pub fn configure(&mut self, change: impl FnOnce(&mut Config)) {
+        let mut config = self.app.config.clone();
+        change(&mut config);
+        self.app = App::new(&self.client_sdk, config);
+    }
+
+    /// Sends every call of the function (not the fixture's own) through `faulty`.
+    pub fn route_through(&mut self, faulty: &faults::FaultyClient) {
+        self.client_sdk = faulty.sdk(&self.sdk);
+        self.app = App::new(&self.client_sdk, self.app.config.clone());
     }
 
     /// Writes an item of string attributes.

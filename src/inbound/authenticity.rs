@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::auth_results;
+use crate::inbound::auth_results;
 
 /// What to require of a message before acting on it (`SENDER_POLICY`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +127,7 @@ pub fn read_verdicts<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) 
     verdicts.spam = first("X-SES-Spam-Verdict");
     verdicts.virus = first("X-SES-Virus-Verdict");
     // SES's own header is the first one above X-SES-RECEIPT whose authserv-id is amazonses.com,
-    // read with its grammar (crate::auth_results): quoted text can never add a clause.
+    // read with its grammar (crate::inbound::auth_results): quoted text can never add a clause.
     let results = block
         .iter()
         .filter(|(name, _)| name.eq_ignore_ascii_case("Authentication-Results"))

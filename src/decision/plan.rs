@@ -2,10 +2,10 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use crate::attendees::{Attendees, Candidate};
-use crate::contract::EventRecord;
-use crate::domain::{AttendeeEmail, EventUid, SenderEmail};
-use crate::report::{Reason, RejectedRow, Report};
+use crate::attendees::domain::{AttendeeEmail, EventUid, SenderEmail};
+use crate::attendees::rows::{Attendees, Candidate};
+use crate::decision::contract::EventRecord;
+use crate::report::reasons::{Reason, RejectedRow, Report};
 
 /// The distinct keys to look up for a set of candidates.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -99,7 +99,7 @@ pub fn decide(sender: &SenderEmail, attendees: Attendees, lookups: &Lookups) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attendees;
+    use crate::attendees::rows as attendees;
     use aws_sdk_dynamodb::types::AttributeValue;
 
     fn event(mailto: &str) -> EventRecord {
@@ -146,12 +146,12 @@ mod tests {
     fn every_row_ends_in_exactly_one_outcome() {
         let (sender, rows, lookups) = sample();
         let plan = decide(&sender, rows, &lookups);
-        let invited: Vec<_> = plan.invites.iter().map(|c| c.row).collect();
+        let invited: Vec<_> = plan.invites.iter().map(|c| c.row.line).collect();
         assert_eq!(invited, [2]);
         let mut rejected: Vec<_> = plan
             .rejected
             .iter()
-            .map(|r| (r.row, r.reason.clone()))
+            .map(|r| (r.row.line, r.reason.clone()))
             .collect();
         rejected.sort_by_key(|(row, _)| *row);
         assert_eq!(
@@ -176,7 +176,7 @@ mod tests {
         }]);
         assert_eq!(report.sent(), 1);
         assert_eq!(report.not_sent(), 4);
-        let failed = report.rejected.iter().find(|r| r.row == 3).unwrap();
+        let failed = report.rejected.iter().find(|r| r.row.line == 3).unwrap();
         assert_eq!(
             failed.reason,
             Reason::PublishFailed("InvalidParameter".into())

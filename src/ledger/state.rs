@@ -12,7 +12,8 @@
 //! most once, by the delivery that mails the organizer that the request ended in the
 //! dead-letter queue.
 
-use crate::notification::ObjectRef;
+use crate::inbound::notification::ObjectRef;
+use crate::report::reasons::RowPosition;
 
 /// How long a completed or abandoned ledger item is kept before DynamoDB's TTL removes it.
 pub const RETENTION_SECONDS: i64 = 14 * 24 * 3600;
@@ -39,10 +40,10 @@ impl LedgerKey {
 /// Where an unfinished request got to: every invite on a row before `next_row` was handled.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Checkpoint {
-    /// First CSV row not yet known to be published (rows are in file order).
-    pub next_row: u64,
+    /// First row not yet known to be published (rows are in file order).
+    pub next_row: RowPosition,
     /// Invites before `next_row` that SNS refused, with the code, for the final summary.
-    pub failed: Vec<(u64, String)>,
+    pub failed: Vec<(RowPosition, String)>,
     /// Invites published before `next_row` (what the last-word email reports).
     pub sent_so_far: u64,
     /// Every invite is out; only the summary is pending. A delivery that finds this set sends
@@ -51,14 +52,24 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// Serializes the failures for the ledger item.
+    /// Serializes the failures for the ledger item: `[[position, code], ...]`, positions as
+    /// [`RowPosition::to_ledger`] numbers them.
     pub fn failed_json(&self) -> String {
-        serde_json::to_string(&self.failed).expect("pairs of numbers and strings serialize")
+        let stored: Vec<(u64, &str)> = self
+            .failed
+            .iter()
+            .map(|(row, code)| (row.to_ledger(), code.as_str()))
+            .collect();
+        serde_json::to_string(&stored).expect("pairs of numbers and strings serialize")
     }
 
     /// Reads the failures back; an unreadable value counts as none.
-    pub fn parse_failed(json: &str) -> Vec<(u64, String)> {
-        serde_json::from_str(json).unwrap_or_default()
+    pub fn parse_failed(json: &str) -> Vec<(RowPosition, String)> {
+        serde_json::from_str::<Vec<(u64, String)>>(json)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(row, code)| (RowPosition::from_ledger(row), code))
+            .collect()
     }
 }
 
@@ -79,14 +90,14 @@ pub enum Claim {
 /// not yet finished, or the row after the last started batch when all have finished.
 #[derive(Debug, Clone)]
 pub struct Progress {
-    batches: Vec<(u64, u64, bool)>,
+    batches: Vec<(RowPosition, RowPosition, bool)>,
     prefix: usize,
-    start_row: u64,
+    start_row: RowPosition,
 }
 
 impl Progress {
-    /// Starts tracking from `start_row` (the checkpoint being resumed, or 0).
-    pub fn new(start_row: u64) -> Self {
+    /// Starts tracking from `start_row` (the checkpoint being resumed, or the start).
+    pub fn new(start_row: RowPosition) -> Self {
         Self {
             batches: Vec::new(),
             prefix: 0,
@@ -95,7 +106,7 @@ impl Progress {
     }
 
     /// Registers the next batch, covering rows `first_row..=last_row`; returns its number.
-    pub fn start(&mut self, first_row: u64, last_row: u64) -> usize {
+    pub fn start(&mut self, first_row: RowPosition, last_row: RowPosition) -> usize {
         self.batches.push((first_row, last_row, false));
         self.batches.len() - 1
     }
@@ -126,13 +137,13 @@ impl Progress {
     }
 
     /// First row not covered by the finished prefix.
-    pub fn next_row(&self) -> u64 {
+    pub fn next_row(&self) -> RowPosition {
         match self.batches.get(self.prefix) {
             Some(&(first_row, _, _)) => first_row,
             None => self
                 .batches
                 .last()
-                .map_or(self.start_row, |&(_, last_row, _)| last_row + 1),
+                .map_or(self.start_row, |&(_, last_row, _)| last_row.next()),
         }
     }
 }
@@ -159,31 +170,35 @@ mod tests {
 
     #[test]
     fn progress_advances_only_over_a_finished_prefix() {
-        let mut progress = Progress::new(2);
-        assert_eq!(progress.next_row(), 2);
+        let at = |line| RowPosition::new(0, line);
+        let mut progress = Progress::new(at(2));
+        assert_eq!(progress.next_row(), at(2));
         let batches: Vec<usize> = [(2, 11), (12, 21), (22, 31), (32, 39)]
             .into_iter()
-            .map(|(first, last)| progress.start(first, last))
+            .map(|(first, last)| progress.start(at(first), at(last)))
             .collect();
         progress.finish(batches[1]);
-        assert_eq!(progress.next_row(), 2, "batch 0 still open");
+        assert_eq!(progress.next_row(), at(2), "batch 0 still open");
         assert_eq!(progress.ahead_of_prefix(), 4);
         progress.finish(batches[0]);
-        assert_eq!(progress.next_row(), 22);
+        assert_eq!(progress.next_row(), at(22));
         assert_eq!(
             (progress.finished_prefix(), progress.ahead_of_prefix()),
             (2, 2)
         );
         progress.finish(batches[3]);
         progress.finish(batches[2]);
-        assert_eq!(progress.next_row(), 40);
+        assert_eq!(progress.next_row(), at(40));
     }
 
     #[test]
     fn failures_round_trip_through_json() {
         let checkpoint = Checkpoint {
-            next_row: 9,
-            failed: vec![(3, "InvalidParameter".into())],
+            next_row: RowPosition::new(0, 9),
+            failed: vec![
+                (RowPosition::new(0, 3), "InvalidParameter".into()),
+                (RowPosition::new(2, 7), "InternalError".into()),
+            ],
             ..Checkpoint::default()
         };
         assert_eq!(
@@ -191,5 +206,9 @@ mod tests {
             checkpoint.failed
         );
         assert!(Checkpoint::parse_failed("garbage").is_empty());
+        assert_eq!(
+            checkpoint.failed_json(),
+            r#"[[3,"InvalidParameter"],[2000000007,"InternalError"]]"#
+        );
     }
 }

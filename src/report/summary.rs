@@ -5,10 +5,10 @@ use std::fmt::Write as _;
 use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address;
 
-use crate::attendees::EXPECTED_HEADER;
+use crate::attendees::domain::SenderEmail;
+use crate::attendees::rows::EXPECTED_HEADER;
 use crate::config::Mailbox;
-use crate::domain::SenderEmail;
-use crate::report::{FILE_ROW_BASE, Report};
+use crate::report::reasons::Report;
 
 /// Subject of every summary, as the original sends it.
 pub const SUBJECT: &str = "calendarsnack.com Bulk Invite Status";
@@ -130,7 +130,7 @@ pub fn for_report(report: &Report) -> Summary {
                 .clone()
                 .unwrap_or_else(|| format!("{} rows", file.rows));
             // A file name is the sender's text too: no line breaks from it.
-            let name = crate::cells::without_controls(&file.name);
+            let name = crate::attendees::cells::without_controls(&file.name);
             let _ = writeln!(text, "  {name}: {state}");
             let _ = writeln!(
                 html,
@@ -220,16 +220,16 @@ fn rejected_rows_file(report: &Report, max_bytes: usize) -> (String, usize) {
     for row in &report.rejected {
         // Every cell the organizer (or an attacker) wrote is formula-guarded: the file is meant
         // to be opened in a spreadsheet.
-        let guard = |cell: &str| crate::cells::guard_formula(cell).into_owned();
+        let guard = |cell: &str| crate::attendees::cells::guard_formula(cell).into_owned();
         let mut record = vec![
             guard(&row.uid),
             guard(&row.email),
             guard(&row.name),
-            (row.row % FILE_ROW_BASE).to_string(),
+            row.row.line.to_string(),
             guard(&report.reason_label(&row.reason)),
         ];
         if several {
-            let file = report.files.get((row.row / FILE_ROW_BASE) as usize);
+            let file = report.files.get(row.row.file as usize);
             record.push(guard(&file.map(|f| f.name.clone()).unwrap_or_default()));
         }
         // A row is at most a few KiB (values are clipped), so checking before each keeps the
@@ -337,21 +337,21 @@ pub fn to_mime(summary: &Summary, from: &Mailbox, to: &SenderEmail) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Reason, RejectedRow};
+    use crate::report::reasons::{Reason, RejectedRow, RowPosition};
 
     fn report() -> Report {
         Report::new(
             ["ev1", "ev1"],
             vec![
                 RejectedRow {
-                    row: 4,
+                    row: RowPosition::new(0, 4),
                     uid: "ev1".into(),
                     email: "<script>@x".into(),
                     name: "Evil".into(),
                     reason: Reason::InvalidEmail,
                 },
                 RejectedRow {
-                    row: 5,
+                    row: RowPosition::new(0, 5),
                     uid: "ev2".into(),
                     email: "b@example.com".into(),
                     name: "B, Example".into(),
@@ -392,7 +392,7 @@ mod tests {
     fn long_rejection_lists_are_cut() {
         let rows = (0..MAX_LISTED_ROWS as u64 + 7)
             .map(|row| RejectedRow {
-                row,
+                row: RowPosition::new(0, row),
                 uid: "e".into(),
                 email: "x".into(),
                 name: String::new(),
@@ -416,13 +416,13 @@ mod tests {
 
     #[test]
     fn the_largest_possible_summary_stays_under_ten_megabytes() {
-        use crate::attendees::{MAX_EMAIL_CHARS, MAX_NAME_CHARS, MAX_UID_CHARS};
+        use crate::attendees::rows::{MAX_EMAIL_CHARS, MAX_NAME_CHARS, MAX_UID_CHARS};
         // Every row rejected with values at their limits (clipped, multibyte, HTML-escaped),
         // each under its own uid: the worst a request of MAX_ROWS rows can ask for.
         let rows = crate::config::DEFAULT_MAX_ROWS;
         let rejected = (0..rows)
             .map(|row| RejectedRow {
-                row: row + 2,
+                row: RowPosition::new(0, row + 2),
                 uid: format!("{row}{}", "<".repeat(MAX_UID_CHARS)),
                 email: "&".repeat(MAX_EMAIL_CHARS + 1),
                 name: "é".repeat(MAX_NAME_CHARS + 1),
@@ -433,7 +433,7 @@ mod tests {
             })
             .collect();
         let mut report = Report::new([], rejected);
-        report.over_limit = crate::report::OverLimit {
+        report.over_limit = crate::report::reasons::OverLimit {
             rows: 1_000_000,
             max_rows: rows as usize,
         };
@@ -466,8 +466,9 @@ mod tests {
 
     #[test]
     fn help_shows_the_expected_format() {
-        let summary =
-            for_csv_problem(&crate::attendees::CsvError::MissingColumns(vec!["uid"]).to_string());
+        let summary = for_csv_problem(
+            &crate::attendees::rows::CsvError::MissingColumns(vec!["uid"]).to_string(),
+        );
         assert!(summary.text.contains("the CSV header has no uid column"));
         assert!(
             summary

@@ -15,7 +15,7 @@ pub enum Reason {
     /// The address has non-ASCII characters before the `@`: it needs SMTPUTF8, which the
     /// invite mail cannot use.
     NonAsciiLocalPart,
-    /// A value is longer than its column allows ([`crate::attendees::MAX_UID_CHARS`] and the
+    /// A value is longer than its column allows ([`crate::attendees::rows::MAX_UID_CHARS`] and the
     /// other cell limits).
     TooLong {
         /// The column.
@@ -23,13 +23,13 @@ pub enum Reason {
         /// Its limit, in characters.
         max_chars: usize,
     },
-    /// The row is longer than [`crate::records::MAX_RECORD_BYTES`] (or has more fields than
-    /// [`crate::records::MAX_FIELDS`]); it was not kept.
+    /// The row is longer than [`crate::attendees::records::MAX_RECORD_BYTES`] (or has more fields than
+    /// [`crate::attendees::records::MAX_FIELDS`]); it was not kept.
     RowTooLong,
     /// The same `(uid, email)` pair appeared on an earlier row, which is the one sent.
     Duplicate {
-        /// Row number of the first occurrence.
-        first_row: u64,
+        /// Where the first occurrence is.
+        first_row: RowPosition,
     },
     /// The attendee has blocked this organizer.
     Blocked,
@@ -56,10 +56,10 @@ impl fmt::Display for Reason {
             Reason::RowTooLong => write!(
                 f,
                 "row too long (more than {} KiB or {} columns)",
-                crate::records::MAX_RECORD_BYTES / 1024,
-                crate::records::MAX_FIELDS
+                crate::attendees::records::MAX_RECORD_BYTES / 1024,
+                crate::attendees::records::MAX_FIELDS
             ),
-            Reason::Duplicate { first_row } => write!(f, "duplicate of row {first_row}"),
+            Reason::Duplicate { first_row } => write!(f, "duplicate of row {}", first_row.line),
             Reason::Blocked => f.write_str("blocked"),
             Reason::UnknownEvent => f.write_str("unknown event"),
             Reason::NotYourEvent => f.write_str("not your event"),
@@ -102,8 +102,8 @@ impl Reason {
 /// bytes at most whatever the file held.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RejectedRow {
-    /// Line number in the CSV file (the header is line 1).
-    pub row: u64,
+    /// Where the row is.
+    pub row: RowPosition,
     /// The uid as written, lowercased and trimmed (may be empty).
     pub uid: String,
     /// The email as written, trimmed.
@@ -123,10 +123,52 @@ pub struct UidTally {
     pub not_sent: usize,
 }
 
-/// Rows of file `k` (0-based, in the order the email carries them) are numbered
-/// `k * FILE_ROW_BASE + line`, so rows of several files keep one order; with one file the row is
-/// the line.
-pub const FILE_ROW_BASE: u64 = 1_000_000_000;
+/// Where a row is: which list of the request and which line of it.
+///
+/// Ordered by list, then line: the order rows are read, published and reported in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RowPosition {
+    /// The list, 0-based, in the order the email carries them.
+    pub file: u32,
+    /// The line in that list (the header is line 1).
+    pub line: u32,
+}
+
+/// The ledger stores a position as one number, `file x LEDGER_FILE_BASE + line`, which keeps
+/// the order and stays readable in the item. No list has a billion lines: the email would be
+/// larger than `MAX_OBJECT_BYTES`.
+const LEDGER_FILE_BASE: u64 = 1_000_000_000;
+
+impl RowPosition {
+    /// Line `line` of list `file` (counts past `u32::MAX` are held at it).
+    pub fn new(file: usize, line: u64) -> Self {
+        Self {
+            file: u32::try_from(file).unwrap_or(u32::MAX),
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// The line after this one.
+    pub fn next(self) -> Self {
+        Self {
+            line: self.line.saturating_add(1),
+            ..self
+        }
+    }
+
+    /// The number the ledger item stores.
+    pub fn to_ledger(self) -> u64 {
+        u64::from(self.file) * LEDGER_FILE_BASE + u64::from(self.line)
+    }
+
+    /// Reads back what [`RowPosition::to_ledger`] stored.
+    pub fn from_ledger(stored: u64) -> Self {
+        Self::new(
+            (stored / LEDGER_FILE_BASE) as usize,
+            stored % LEDGER_FILE_BASE,
+        )
+    }
+}
 
 /// What became of one CSV file of the request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -181,11 +223,14 @@ impl Report {
 
     /// How to name a row to the organizer: `row 7`, or `guests.csv row 7` when the request
     /// had several files.
-    pub fn row_label(&self, row: u64) -> String {
-        let line = row % FILE_ROW_BASE;
-        match self.files.get((row / FILE_ROW_BASE) as usize) {
+    pub fn row_label(&self, row: RowPosition) -> String {
+        let line = row.line;
+        match self.files.get(row.file as usize) {
             Some(file) if self.files.len() > 1 => {
-                format!("{} row {line}", crate::cells::without_controls(&file.name))
+                format!(
+                    "{} row {line}",
+                    crate::attendees::cells::without_controls(&file.name)
+                )
             }
             _ => format!("row {line}"),
         }
@@ -223,9 +268,9 @@ impl Report {
 mod tests {
     use super::*;
 
-    fn rejected(row: u64, uid: &str, reason: Reason) -> RejectedRow {
+    fn rejected(line: u64, uid: &str, reason: Reason) -> RejectedRow {
         RejectedRow {
-            row,
+            row: RowPosition::new(0, line),
             uid: uid.into(),
             email: "x".into(),
             name: String::new(),
@@ -264,7 +309,10 @@ mod tests {
             }
         );
         assert_eq!((report.sent(), report.not_sent()), (3, 2));
-        assert_eq!(report.rejected[0].row, 3, "rejected rows are in file order");
+        assert_eq!(
+            report.rejected[0].row.line, 3,
+            "rejected rows are in file order"
+        );
     }
 
     #[test]
@@ -274,7 +322,10 @@ mod tests {
             "missing field (email)"
         );
         assert_eq!(
-            Reason::Duplicate { first_row: 2 }.to_string(),
+            Reason::Duplicate {
+                first_row: RowPosition::new(0, 2)
+            }
+            .to_string(),
             "duplicate of row 2"
         );
         assert_eq!(Reason::NotYourEvent.to_string(), "not your event");

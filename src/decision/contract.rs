@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
-use crate::attendees::Candidate;
+use crate::attendees::rows::Candidate;
 
 /// `origin` of every bulk invite.
 pub const ORIGIN: &str = "bulk";
@@ -136,7 +136,8 @@ pub fn invite_message(invite: &Candidate, event: &EventRecord) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AttendeeEmail, AttendeeName, EventUid};
+    use crate::attendees::domain::{AttendeeEmail, AttendeeName, EventUid};
+    use crate::report::reasons::RowPosition;
     use serde_json::json;
 
     fn s(v: &str) -> AttributeValue {
@@ -195,7 +196,7 @@ mod tests {
             .into(),
         );
         let invite = Candidate {
-            row: 2,
+            row: RowPosition::new(0, 2),
             uid: EventUid::parse("ev1").unwrap(),
             email: AttendeeEmail::parse("ann@example.com").unwrap(),
             name: AttendeeName::parse("Ann \"A\" O'Neil"),

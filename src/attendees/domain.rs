@@ -231,10 +231,10 @@ string_newtype!(AttendeeName);
 
 impl AttendeeName {
     /// Normalizes a name; never fails, because an empty name has a default. Control characters
-    /// (and line separators) become spaces ([`crate::cells::without_controls`]): a name reaches
+    /// (and line separators) become spaces ([`crate::attendees::cells::without_controls`]): a name reaches
     /// the invite service and the summary, neither of which may see a line break from it.
     pub fn parse(raw: &str) -> Self {
-        let cleaned = crate::cells::without_controls(raw);
+        let cleaned = crate::attendees::cells::without_controls(raw);
         let name = cleaned.trim();
         if name.is_empty() {
             Self(DEFAULT_NAME.to_string())

@@ -2,17 +2,17 @@
 //!
 //! Memory follows the limits, not the input: rows past `MAX_ROWS` are counted and never kept,
 //! cells longer than their column's limit are rejected, and a rejected row keeps its values
-//! clipped to those limits. Row records themselves are bounded by [`crate::records`].
+//! clipped to those limits. Row records themselves are bounded by [`crate::attendees::records`].
 
 use std::hash::BuildHasher;
 
 use foldhash::HashMap;
 use hashbrown::hash_table::{Entry, HashTable};
 
-use crate::cells::{clip, strip_formula_guard, without_controls};
-use crate::domain::{self, AttendeeEmail, AttendeeName, EventUid, InvalidUid};
-use crate::records::{Record, Records};
-use crate::report::{FILE_ROW_BASE, FileOutcome, OverLimit, Reason, RejectedRow};
+use crate::attendees::cells::{clip, strip_formula_guard, without_controls};
+use crate::attendees::domain::{self, AttendeeEmail, AttendeeName, EventUid, InvalidUid};
+use crate::attendees::records::{Record, Records};
+use crate::report::reasons::{FileOutcome, OverLimit, Reason, RejectedRow, RowPosition};
 
 /// Longest email address, in characters (RFC 5321's path limit less its brackets).
 pub const MAX_EMAIL_CHARS: usize = 254;
@@ -28,8 +28,8 @@ pub const EXPECTED_HEADER: &str = "uid,email,name";
 /// A row that passed every check that needs no lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
-    /// Line number in the CSV file (the header is line 1).
-    pub row: u64,
+    /// Where the row is.
+    pub row: RowPosition,
     /// Event to invite to.
     pub uid: EventUid,
     /// Attendee address.
@@ -140,7 +140,7 @@ pub fn parse(text: &str, max_rows: usize) -> Result<Attendees, CsvError> {
     Ok(attendees)
 }
 
-/// Reads every CSV file of a request: rows of file `k` are numbered from `k * FILE_ROW_BASE`,
+/// Reads every CSV file of a request: rows of file `k` are at `RowPosition { file: k, .. }`,
 /// `max_rows` counts across the files, and a `(uid, email)` pair is sent once across them.
 /// A file that cannot be used is reported in its [`FileOutcome`]; the others still count.
 pub fn parse_files<'a>(
@@ -188,7 +188,6 @@ pub fn parse_files<'a>(
 }
 
 fn parse_file(text: &str, file_index: usize, max_rows: usize) -> Result<Attendees, CsvError> {
-    let row_base = file_index as u64 * FILE_ROW_BASE;
     let mut records = Records::new(text, detect_delimiter(text));
     let columns = match records.next_record() {
         Some((_, header)) if !header.is_blank() => Columns::find(&header)?,
@@ -209,7 +208,7 @@ fn parse_file(text: &str, file_index: usize, max_rows: usize) -> Result<Attendee
     let mut lines = LineCounter::new(text);
     let mut data_rows = 0usize;
     while let Some((start, record)) = records.next_record() {
-        let row = row_base + lines.line_at(start);
+        let row = RowPosition::new(file_index, lines.line_at(start));
         if record.fits() && record.is_blank() {
             continue;
         }
@@ -251,7 +250,7 @@ fn drop_duplicates(attendees: &mut Attendees) {
     let hasher = foldhash::fast::RandomState::default();
     let hash = |index: &usize| hasher.hash_one(pair(&candidates[*index]));
     let mut first_seen: HashTable<usize> = HashTable::with_capacity(candidates.len());
-    let mut duplicates: Vec<(usize, u64)> = Vec::new();
+    let mut duplicates: Vec<(usize, RowPosition)> = Vec::new();
     for (index, candidate) in candidates.iter().enumerate() {
         let same_pair = |seen: &usize| pair(&candidates[*seen]) == pair(candidate);
         match first_seen.entry(hash(&index), same_pair, hash) {
@@ -346,7 +345,7 @@ impl<'a> LineCounter<'a> {
 }
 
 fn check_row(
-    row: u64,
+    row: RowPosition,
     record: &Record<'_>,
     columns: &Columns,
     uids: &mut UidInterner,
@@ -389,7 +388,12 @@ fn longer_than(text: &str, max_chars: usize) -> bool {
     text.len() > max_chars && text.chars().nth(max_chars).is_some()
 }
 
-fn rejected(row: u64, record: &Record<'_>, columns: &Columns, reason: Reason) -> RejectedRow {
+fn rejected(
+    row: RowPosition,
+    record: &Record<'_>,
+    columns: &Columns,
+    reason: Reason,
+) -> RejectedRow {
     // What the summary and rejected-rows.csv show: no control characters, no guard, clipped.
     let value = |at: usize, max_chars| {
         let cell = strip_formula_guard(record.get(at).unwrap_or(""));
@@ -431,20 +435,27 @@ mod tests {
         let invited: Vec<_> = rows
             .candidates
             .iter()
-            .map(|c| (c.row, c.email.as_str()))
+            .map(|c| ((c.row.file, c.row.line), c.email.as_str()))
             .collect();
         assert_eq!(
             invited,
             [
-                (2, "a@example.com"),
-                (3, "b@example.com"),
-                (2 * FILE_ROW_BASE + 3, "c@example.com")
+                ((0, 2), "a@example.com"),
+                ((0, 3), "b@example.com"),
+                ((2, 3), "c@example.com")
             ]
         );
+        let duplicate = &rows.rejected[0];
         assert_eq!(
-            reasons(&rows),
-            [(2 * FILE_ROW_BASE + 2, Reason::Duplicate { first_row: 3 })]
+            (duplicate.row, &duplicate.reason),
+            (
+                RowPosition::new(2, 2),
+                &Reason::Duplicate {
+                    first_row: RowPosition::new(0, 3)
+                }
+            )
         );
+        assert_eq!(rows.rejected.len(), 1);
         assert_eq!(
             files,
             [
@@ -535,7 +546,7 @@ ev1,bad
 
     #[test]
     fn a_giant_row_is_rejected_without_being_kept() {
-        let giant = "x".repeat(crate::records::MAX_RECORD_BYTES + 10);
+        let giant = "x".repeat(crate::attendees::records::MAX_RECORD_BYTES + 10);
         let text = format!("uid,email,name\nev1,a@example.com,\"{giant}\"\nev1,b@example.com,\n");
         let got = parse(&text).unwrap();
         assert_eq!(got.candidates.len(), 1);
@@ -543,11 +554,12 @@ ev1,bad
         assert!(got.rejected[0].name.is_empty());
     }
 
-    fn reasons(attendees: &Attendees) -> Vec<(u64, Reason)> {
+    /// Rejected rows of a one-list request, by line.
+    fn reasons(attendees: &Attendees) -> Vec<(u32, Reason)> {
         attendees
             .rejected
             .iter()
-            .map(|r| (r.row, r.reason.clone()))
+            .map(|r| (r.row.line, r.reason.clone()))
             .collect()
     }
 
@@ -559,7 +571,14 @@ ev1,bad
         let summary: Vec<_> = got
             .candidates
             .iter()
-            .map(|c| (c.row, c.uid.as_str(), c.email.as_str(), c.name.as_str()))
+            .map(|c| {
+                (
+                    c.row.line,
+                    c.uid.as_str(),
+                    c.email.as_str(),
+                    c.name.as_str(),
+                )
+            })
             .collect();
         assert_eq!(
             summary,
@@ -620,10 +639,10 @@ ev1,bad
     fn lone_cr_line_ends_number_rows_like_an_editor() {
         // Classic Mac exports end lines with a bare CR; the csv reader splits on it too.
         let got = parse("uid,email\rev1,a@example.com\r\rev1,b@example.com\rbad\r").unwrap();
-        let rows: Vec<u64> = got.candidates.iter().map(|c| c.row).collect();
+        let rows: Vec<u32> = got.candidates.iter().map(|c| c.row.line).collect();
         assert_eq!(rows, [2, 4]);
         assert_eq!(got.rejected.len(), 1);
-        assert_eq!(got.rejected[0].row, 5);
+        assert_eq!(got.rejected[0].row.line, 5);
     }
 
     #[test]
@@ -632,7 +651,7 @@ ev1,bad
             parse("uid,email,name\r\n\r\nev1,a@example.com,A\r\n,,\r\n\r\nev1,b@example.com,B\r\n")
                 .unwrap();
         assert_eq!(got.candidates.len(), 2);
-        assert_eq!(got.candidates[1].row, 6);
+        assert_eq!(got.candidates[1].row.line, 6);
         assert!(got.rejected.is_empty());
     }
 
@@ -653,7 +672,12 @@ ev1,bad
                 (3, Reason::MissingField("uid")),
                 (4, Reason::MissingField("email")),
                 (5, Reason::MissingField("email")),
-                (7, Reason::Duplicate { first_row: 6 }),
+                (
+                    7,
+                    Reason::Duplicate {
+                        first_row: RowPosition::new(0, 6)
+                    }
+                ),
             ]
         );
         assert_eq!(got.candidates.len(), 1);

@@ -1,0 +1,173 @@
+//! DynamoDB reads of the shared table (`THIRTYONE_TABLE`): bulk authorization, block records and
+//! events. The key formats here are read by other services: keep them. The request ledger's
+//! writes live with the ledger ([`crate::ledger::store`]).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use futures::{StreamExt, TryStreamExt, stream};
+
+use super::{MAX_PARTIAL_ATTEMPTS, backoff};
+use crate::attendees::domain::{AttendeeEmail, EventUid, SenderEmail};
+use crate::decision::contract::EventRecord;
+use crate::decision::plan::{LookupKeys, Lookups};
+use crate::error::AwsError;
+
+/// Keys DynamoDB accepts in one `BatchGetItem`.
+const BATCH_GET_KEYS: usize = 100;
+
+/// A DynamoDB item.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The key attributes of an item.
+pub fn item_key(pk: String, sk: String) -> Item {
+    HashMap::from([
+        ("pk".to_string(), AttributeValue::S(pk)),
+        ("sk".to_string(), AttributeValue::S(sk)),
+    ])
+}
+
+/// A number attribute.
+pub fn number(n: i64) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
+/// A string attribute of `item`, if it has one.
+pub fn string_attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+/// A number attribute of `item`; absent or unreadable counts as 0.
+pub fn number_attr(item: &Item, name: &str) -> u64 {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The organizers, events and block records, and how many lookups may be in flight.
+#[derive(Debug, Clone)]
+pub struct Directory {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    max_in_flight: usize,
+}
+
+impl Directory {
+    /// Wraps a client built at cold start.
+    pub fn new(client: aws_sdk_dynamodb::Client, table: String, max_in_flight: usize) -> Self {
+        Self {
+            client,
+            table,
+            max_in_flight,
+        }
+    }
+
+    /// True when the bulk authorization item `organizer#<sender>` / `bulk#<sender>` exists.
+    pub async fn is_bulk_sender(&self, sender: &SenderEmail) -> Result<bool, AwsError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(item_key(
+                format!("organizer#{sender}"),
+                format!("bulk#{sender}"),
+            )))
+            .projection_expression("pk")
+            .send()
+            .await
+            .map_err(|err| AwsError::from_sdk("DynamoDB.GetItem", err))?;
+        Ok(output.item.is_some())
+    }
+
+    /// Fetches the block records and events for the lookup keys, in batches of 100 keys.
+    ///
+    /// Takes the keys by value and builds each batch's request only when it is sent, so a
+    /// large request never holds every DynamoDB key at once.
+    pub async fn lookup(
+        &self,
+        sender: &SenderEmail,
+        keys: LookupKeys,
+    ) -> Result<Lookups, AwsError> {
+        let block_key = |email: &AttendeeEmail| {
+            item_key(format!("attendee#{email}"), format!("block#{sender}"))
+        };
+        let event_key = |uid: &EventUid| item_key(format!("event#{uid}"), format!("event#{uid}"));
+        let (block_items, event_items) = futures::try_join!(
+            self.batch_get(&keys.attendees, block_key, Some("pk")),
+            self.batch_get(&keys.events, event_key, None),
+        )?;
+
+        let blocked = block_items
+            .iter()
+            .filter_map(|item| string_attr(item, "pk")?.strip_prefix("attendee#"))
+            .filter_map(|email| AttendeeEmail::parse(email).ok())
+            .collect();
+        let events = event_items
+            .iter()
+            .filter_map(|item| {
+                let uid = EventUid::parse(string_attr(item, "pk")?.strip_prefix("event#")?).ok()?;
+                Some((uid, EventRecord::from_item(item)))
+            })
+            .collect();
+        Ok(Lookups { blocked, events })
+    }
+
+    /// Gets the items for `ids`, 100 keys a call, up to `max_in_flight` calls at once.
+    async fn batch_get<T>(
+        &self,
+        ids: &[T],
+        to_key: impl Fn(&T) -> Item,
+        projection: Option<&str>,
+    ) -> Result<Vec<Item>, AwsError> {
+        let to_key = &to_key;
+        let pages: Vec<Vec<Item>> = stream::iter(ids.chunks(BATCH_GET_KEYS))
+            .map(|chunk| self.batch_get_chunk(chunk.iter().map(to_key).collect(), projection))
+            .buffer_unordered(self.max_in_flight)
+            .try_collect()
+            .await?;
+        Ok(pages.into_iter().flatten().collect())
+    }
+
+    /// One `BatchGetItem` of at most 100 keys, repeated with backoff for `UnprocessedKeys`.
+    async fn batch_get_chunk(
+        &self,
+        keys: Vec<Item>,
+        projection: Option<&str>,
+    ) -> Result<Vec<Item>, AwsError> {
+        let mut pending = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .set_projection_expression(projection.map(str::to_string))
+            .build()
+            .map_err(|err| AwsError::environment("DynamoDB.BatchGetItem", err.to_string()))?;
+        let mut items = Vec::new();
+        for attempt in 0..MAX_PARTIAL_ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, pending)
+                .send()
+                .await
+                .map_err(|err| AwsError::from_sdk("DynamoDB.BatchGetItem", err))?;
+            if let Some(found) = output.responses.and_then(|mut r| r.remove(&self.table)) {
+                items.extend(found);
+            }
+            match output
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+            {
+                Some(rest) if !rest.keys.is_empty() => pending = rest,
+                _ => return Ok(items),
+            }
+        }
+        Err(AwsError::transient(
+            "DynamoDB.BatchGetItem",
+            format!("keys still unprocessed after {MAX_PARTIAL_ATTEMPTS} attempts"),
+        ))
+    }
+}

@@ -1,0 +1,260 @@
+//! The ledger's storage: the only code that reads or writes a `bulk_request#` item.
+//!
+//! Every write is conditional on the holder, so an invocation whose lease was taken over can
+//! neither move the item forward nor complete it (it learns `HeldElsewhere` and stops).
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use super::state::{Checkpoint, Claim, LedgerKey, RETENTION_SECONDS};
+use crate::aws::dynamodb::{Item, item_key, number, number_attr, string_attr};
+use crate::delivery::SaveCheckpoints;
+use crate::error::{AwsError, ProcessError};
+use crate::report::reasons::RowPosition;
+
+/// Ledger `status` of a request being worked on.
+const IN_PROGRESS: &str = "in_progress";
+/// Ledger `status` of a finished request.
+const COMPLETED: &str = "completed";
+
+fn ledger_key(key: &LedgerKey) -> Item {
+    item_key(key.pk.clone(), key.sk.clone())
+}
+
+/// The ledger items in the shared table (`THIRTYONE_TABLE`).
+#[derive(Debug, Clone)]
+pub struct LedgerStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl LedgerStore {
+    /// Wraps a client built at cold start.
+    pub fn new(client: aws_sdk_dynamodb::Client, table: String) -> Self {
+        Self { client, table }
+    }
+
+    /// Takes the ledger item of a request for `holder` until `lease_until_ms` (epoch ms), unless it
+    /// is completed or another holder's lease is still running.
+    pub async fn claim(
+        &self,
+        key: &LedgerKey,
+        holder: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Claim, AwsError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(ledger_key(key)))
+            .update_expression(
+                "SET #status = :in_progress, lease_until = :lease, holder = :holder, expires_at = :ttl, \
+                 next_row = if_not_exists(next_row, :zero), failed = if_not_exists(failed, :none)",
+            )
+            // Our own holder id matches when the SDK retries a claim whose response was lost.
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#status = :in_progress AND (lease_until < :now OR holder = :holder))",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":in_progress", AttributeValue::S(IN_PROGRESS.into()))
+            .expression_attribute_values(":lease", number(lease_until_ms))
+            .expression_attribute_values(":holder", AttributeValue::S(holder.into()))
+            .expression_attribute_values(":ttl", number(now_ms / 1000 + RETENTION_SECONDS))
+            .expression_attribute_values(":zero", number(0))
+            .expression_attribute_values(":none", AttributeValue::S("[]".into()))
+            .expression_attribute_values(":now", number(now_ms))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let item = output.attributes.unwrap_or_default();
+                let next_row = RowPosition::from_ledger(number_attr(&item, "next_row"));
+                let failed = string_attr(&item, "failed")
+                    .map(Checkpoint::parse_failed)
+                    .unwrap_or_default();
+                Ok(Claim::Acquired(Checkpoint {
+                    next_row,
+                    failed,
+                    sent_so_far: number_attr(&item, "sent_so_far"),
+                    invites_done: item
+                        .get("invites_done")
+                        .and_then(|v| v.as_bool().ok())
+                        .copied()
+                        .unwrap_or(false),
+                }))
+            }
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                let item = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .set_key(Some(ledger_key(key)))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|err| AwsError::from_sdk("DynamoDB.GetItem", err))?
+                    .item
+                    .unwrap_or_default();
+                Ok(match string_attr(&item, "status") {
+                    Some(COMPLETED) => Claim::AlreadyCompleted,
+                    _ => Claim::HeldElsewhere,
+                })
+            }
+            Err(err) => Err(AwsError::from_sdk("DynamoDB.UpdateItem", err)),
+        }
+    }
+
+    /// Records progress, if `holder` still holds the request (else: held elsewhere now).
+    pub async fn save_checkpoint(
+        &self,
+        key: &LedgerKey,
+        holder: &str,
+        checkpoint: &Checkpoint,
+    ) -> Result<(), ProcessError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(ledger_key(key)))
+            .update_expression(
+                "SET next_row = :next, failed = :failed, sent_so_far = :sent, invites_done = :done",
+            )
+            .condition_expression("holder = :holder")
+            .expression_attribute_values(":next", number(checkpoint.next_row.to_ledger() as i64))
+            .expression_attribute_values(":sent", number(checkpoint.sent_so_far as i64))
+            .expression_attribute_values(":done", AttributeValue::Bool(checkpoint.invites_done))
+            .expression_attribute_values(":failed", AttributeValue::S(checkpoint.failed_json()))
+            .expression_attribute_values(":holder", AttributeValue::S(holder.into()))
+            .send()
+            .await
+            .map_err(|err| {
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception())
+                {
+                    ProcessError::HeldElsewhere
+                } else {
+                    ProcessError::Aws(AwsError::from_sdk("DynamoDB.UpdateItem", err))
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Gives up the lease after a failure, so the redelivery need not wait for it to run out.
+    pub async fn release(&self, key: &LedgerKey, holder: &str) -> Result<(), AwsError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(ledger_key(key)))
+            .update_expression("SET lease_until = :zero")
+            .condition_expression("holder = :holder AND #status = :in_progress")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":zero", number(0))
+            .expression_attribute_values(":holder", AttributeValue::S(holder.into()))
+            .expression_attribute_values(":in_progress", AttributeValue::S(IN_PROGRESS.into()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Someone else holds it now, or it completed: nothing of ours to give up.
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(AwsError::from_sdk("DynamoDB.UpdateItem", err)),
+        }
+    }
+
+    /// Takes the one last word of a request that is about to land in the dead-letter queue:
+    /// `Some(invites sent so far)` the first time, `None` ever after (or when the request has
+    /// no ledger item, or is completed), so the organizer never gets a second one.
+    pub async fn take_last_word(
+        &self,
+        key: &LedgerKey,
+        now_ms: i64,
+    ) -> Result<Option<u64>, AwsError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(ledger_key(key)))
+            .update_expression("SET last_word_at = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(last_word_at) AND #status = :in_progress",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":now", number(now_ms))
+            .expression_attribute_values(":in_progress", AttributeValue::S(IN_PROGRESS.into()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Some(number_attr(
+                &output.attributes.unwrap_or_default(),
+                "sent_so_far",
+            ))),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(AwsError::from_sdk("DynamoDB.UpdateItem", err)),
+        }
+    }
+
+    /// Marks the request completed, with its totals, so redeliveries do nothing.
+    pub async fn complete(
+        &self,
+        key: &LedgerKey,
+        holder: &str,
+        sent: usize,
+        not_sent: usize,
+    ) -> Result<(), AwsError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(ledger_key(key)))
+            .update_expression(
+                "SET #status = :completed, sent = :sent, not_sent = :not_sent REMOVE lease_until",
+            )
+            .condition_expression("holder = :holder")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":completed", AttributeValue::S(COMPLETED.into()))
+            .expression_attribute_values(":sent", number(sent as i64))
+            .expression_attribute_values(":not_sent", number(not_sent as i64))
+            .expression_attribute_values(":holder", AttributeValue::S(holder.into()))
+            .send()
+            .await
+            .map_err(|err| AwsError::from_sdk("DynamoDB.UpdateItem", err))?;
+        Ok(())
+    }
+}
+
+/// One request's ledger item, held by one invocation: where the publish loop saves progress.
+#[derive(Debug, Clone, Copy)]
+pub struct HeldItem<'a> {
+    /// The ledger.
+    pub store: &'a LedgerStore,
+    /// This request's ledger item.
+    pub key: &'a LedgerKey,
+    /// This invocation's ledger holder id.
+    pub holder: &'a str,
+}
+
+impl SaveCheckpoints for HeldItem<'_> {
+    async fn save(&self, checkpoint: Checkpoint) -> Result<(), ProcessError> {
+        self.store
+            .save_checkpoint(self.key, self.holder, &checkpoint)
+            .await
+    }
+}

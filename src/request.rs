@@ -1,0 +1,498 @@
+//! One request, from the stored email to the summary, as the named steps of the README's flow.
+//!
+//! [`process`] runs [`run`] and writes the request's metrics; [`run`] reads top to bottom:
+//! read the email, check the sender, take the ledger, read the lists, look up and decide,
+//! publish, report. Every step is bounded by the invocation's deadline (no call outlives it),
+//! and every failure is a [`ProcessError`] whose fate the handler applies.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::Context;
+use tracing::{error, info, warn};
+
+use crate::app::App;
+use crate::attendees::domain::SenderEmail;
+use crate::attendees::rows::{self, Attendees};
+use crate::continuation::Attempt;
+use crate::decision::plan::{self, Lookups};
+use crate::delivery::{Deadline, Delivery, LAST_CALL_SLACK};
+use crate::emf::{self, RequestMetrics, RequestOutcome};
+use crate::error::ProcessError;
+use crate::inbound::authenticity;
+use crate::inbound::email::{self, CsvAttachment, EmailError, InboundEmail};
+use crate::inbound::notification::ObjectRef;
+use crate::ledger::state::{Checkpoint, Claim, LedgerKey};
+use crate::ledger::store::HeldItem;
+use crate::metrics;
+use crate::report::reasons::FileOutcome;
+use crate::report::summary::{self, Summary};
+
+/// What became of one stored email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Not a bulk request (the SES setup object): nothing done.
+    Ignored,
+    /// SES did not vouch for the sender (spoofed, spam or virus): nothing published, no email.
+    Refused,
+    /// The sender is not an authorized bulk sender: nothing published, no email sent.
+    Unauthorized,
+    /// A redelivery of a request already completed: nothing done.
+    AlreadyCompleted,
+    /// The email had no usable CSV; the sender was told what to send.
+    NoUsableCsv,
+    /// Rows were processed and the summary sent.
+    Processed(Tally),
+}
+
+/// What a processed request did, for its log line and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tally {
+    /// The organizer.
+    pub sender: SenderEmail,
+    /// Data rows in the request (past `MAX_ROWS` included).
+    pub rows: u64,
+    /// Invites published.
+    pub sent: usize,
+    /// Rows not sent, by reason kind.
+    pub not_sent: Vec<(&'static str, u64)>,
+}
+
+/// The invocation a record is processed in: who holds the ledger, and until when.
+#[derive(Debug)]
+pub struct Invocation {
+    /// Ledger holder id: the Lambda request id, made unique per attempt and per claim.
+    pub holder: String,
+    /// The Lambda deadline.
+    pub deadline: Deadline,
+    claims: AtomicU64,
+}
+
+impl Invocation {
+    /// From the Lambda context. A deadline that cannot be right (past, or further than any
+    /// Lambda timeout) is replaced by a fallback budget, with one warning per process.
+    pub fn from_context(context: &Context) -> Self {
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        let now = SystemTime::now();
+        let nanos = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let deadline = Deadline::from_runtime(context.deadline, now).unwrap_or_else(|fallback| {
+            WARNED.call_once(|| {
+                warn!(
+                    reported_deadline_ms = context.deadline,
+                    fallback_budget_s = crate::delivery::FALLBACK_BUDGET.as_secs(),
+                    "the runtime's deadline is in the past or too far away (cargo lambda watch \
+                     sends a duration); using the fallback budget"
+                )
+            });
+            fallback
+        });
+        Self {
+            holder: format!("{}/{nanos}", context.request_id),
+            deadline,
+            claims: AtomicU64::new(0),
+        }
+    }
+
+    /// The same invocation with a holder id of its own for one claim.
+    ///
+    /// Records of one batch run concurrently; if two of them named the same stored email and
+    /// shared a holder id, the claim's "our own retry" clause would let both in.
+    pub fn for_claim(&self) -> Self {
+        let n = self.claims.fetch_add(1, Ordering::Relaxed);
+        Self {
+            holder: format!("{}/{n}", self.holder),
+            deadline: self.deadline,
+            claims: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Lease used when the context carries no deadline (local runs): Lambda's longest timeout.
+const LEASE_WITHOUT_DEADLINE: Duration = Duration::from_secs(900);
+
+/// Processes one stored email from S3 to summary, and reports its metrics (one EMF line).
+pub async fn process(
+    app: &App,
+    object: &ObjectRef,
+    invocation: &Invocation,
+    attempt: &Attempt,
+) -> Result<Outcome, ProcessError> {
+    let started = std::time::Instant::now();
+    let (result, aws_calls) = metrics::count_calls(run(app, object, invocation, attempt)).await;
+    let mut figures = RequestMetrics {
+        aws_calls,
+        duration: started.elapsed(),
+        ..RequestMetrics::new(RequestOutcome::Failed)
+    };
+    figures.outcome = match &result {
+        Ok(Outcome::Processed(tally)) => {
+            let not_sent: u64 = tally.not_sent.iter().map(|(_, n)| n).sum();
+            info!(sender = %tally.sender, sent = tally.sent, not_sent, aws_calls, "bulk request processed");
+            figures.rows = tally.rows;
+            figures.invites_sent = tally.sent as u64;
+            figures.not_sent = tally.not_sent.clone();
+            RequestOutcome::Processed
+        }
+        Ok(Outcome::NoUsableCsv | Outcome::AlreadyCompleted) => RequestOutcome::Processed,
+        Ok(Outcome::Refused | Outcome::Unauthorized) => RequestOutcome::Refused,
+        Ok(Outcome::Ignored) => RequestOutcome::NotARequest,
+        Err(ProcessError::DeadlineReached { progressed: true }) if attempt.may_continue => {
+            RequestOutcome::Continued
+        }
+        Err(err) if err.is_retryable() => RequestOutcome::Failed,
+        Err(ProcessError::ObjectMissing { .. } | ProcessError::Email(EmailError::NotAnEmail)) => {
+            RequestOutcome::NotARequest
+        }
+        Err(_) => RequestOutcome::Refused,
+    };
+    emf::emit(&app.config.metrics, &figures);
+    result
+}
+
+/// The request's steps, in order.
+pub async fn run(
+    app: &App,
+    object: &ObjectRef,
+    invocation: &Invocation,
+    attempt: &Attempt,
+) -> Result<Outcome, ProcessError> {
+    if object.is_ses_setup_notification() {
+        info!("not a request: SES setup notification acknowledged");
+        return Ok(Outcome::Ignored);
+    }
+    let deadline = invocation.deadline;
+    let (message, etag) = read_email(app, object, deadline).await?;
+    let sender = message.sender.clone();
+    if let Some(refusal) = check_sender(app, &message, deadline).await? {
+        return Ok(refusal);
+    }
+    let invocation = &invocation.for_claim();
+    let Some((ledger, resume)) = take_ledger(app, object, etag, invocation).await? else {
+        info!(%sender, "request already completed; nothing to do");
+        return Ok(Outcome::AlreadyCompleted);
+    };
+    let held = HeldItem {
+        store: &app.aws.ledger,
+        key: &ledger,
+        holder: &invocation.holder,
+    };
+    let result = process_claimed(app, invocation, &held, message, resume).await;
+    if let Err(err) = &result
+        && err.is_retryable()
+    {
+        stopped_with_work_left(app, invocation, attempt, &held, &sender, err).await;
+    }
+    let outcome = result?;
+    if !matches!(outcome, Outcome::Processed(_)) {
+        info!(%sender, ?outcome, "bulk request done");
+    }
+    Ok(outcome)
+}
+
+/// Step 1: read the stored email (its size bounded before reading) and find the sender.
+async fn read_email(
+    app: &App,
+    object: &ObjectRef,
+    deadline: Deadline,
+) -> Result<(InboundEmail, Option<String>), ProcessError> {
+    let max_bytes = app.config.limits.max_object_bytes;
+    let (raw, etag) = in_time(deadline, app.aws.inbox.get_email(object, max_bytes)).await?;
+    Ok((email::parse(&raw)?, etag))
+}
+
+/// Steps 2 and 3: SES must vouch for the sender (DMARC), or anyone could send lists in their
+/// name; and the sender must be an authorized bulk sender. Either refusal is silent.
+async fn check_sender(
+    app: &App,
+    message: &InboundEmail,
+    deadline: Deadline,
+) -> Result<Option<Outcome>, ProcessError> {
+    let sender = &message.sender;
+    let policy = app.config.sender_policy;
+    if let Err(refusal) = authenticity::check(policy, &message.verdicts, sender.domain()) {
+        warn!(%sender, %refusal, verdicts = %message.verdicts, "refused: sender not authenticated");
+        return Ok(Some(Outcome::Refused));
+    }
+    if !in_time(deadline, app.aws.directory.is_bulk_sender(sender)).await? {
+        warn!(%sender, "Unauthorized bulk sender");
+        return Ok(Some(Outcome::Unauthorized));
+    }
+    Ok(None)
+}
+
+/// Step 4: take the request's ledger item, so a redelivered request is done once. `None` when
+/// it was completed before; `HeldElsewhere` when another invocation is working on it.
+async fn take_ledger(
+    app: &App,
+    object: &ObjectRef,
+    etag: Option<String>,
+    invocation: &Invocation,
+) -> Result<Option<(LedgerKey, Checkpoint)>, ProcessError> {
+    let ledger = LedgerKey::for_object(&ObjectRef {
+        etag: object.etag.clone().or(etag),
+        ..object.clone()
+    });
+    let lease_until = invocation.deadline.epoch_ms_or(LEASE_WITHOUT_DEADLINE);
+    let claim = app
+        .aws
+        .ledger
+        .claim(&ledger, &invocation.holder, now_ms(), lease_until);
+    match in_time(invocation.deadline, claim).await? {
+        Claim::Acquired(checkpoint) => Ok(Some((ledger, checkpoint))),
+        Claim::AlreadyCompleted => Ok(None),
+        Claim::HeldElsewhere => Err(ProcessError::HeldElsewhere),
+    }
+}
+
+/// Steps 5 to 8, once this invocation holds the request's ledger item.
+async fn process_claimed(
+    app: &App,
+    invocation: &Invocation,
+    held: &HeldItem<'_>,
+    message: InboundEmail,
+    resume: Checkpoint,
+) -> Result<Outcome, ProcessError> {
+    let deadline = invocation.deadline;
+    let InboundEmail {
+        sender,
+        attachments,
+        csvs,
+        ..
+    } = message;
+    let sender = &sender;
+    let (rows, files) = match read_lists(csvs, &attachments, app.config.limits.max_rows) {
+        Ok(read) => read,
+        Err(help) => {
+            let margin = app.config.limits.deadline_margin;
+            tell_and_close(app, deadline, margin, held, sender, &help, (0, 0)).await?;
+            return Ok(Outcome::NoUsableCsv);
+        }
+    };
+    let over_limit = rows.over_limit;
+    let (plan, lookups) = look_up_and_decide(app, invocation, sender, rows).await?;
+    let invites_were_done = resume.invites_done;
+    let failures = publish(app, invocation, held, &plan, &lookups, resume).await?;
+
+    // Step 8: tell the sender what was sent and what was not, then close the ledger.
+    let mut report = plan.into_report(&failures);
+    report.over_limit = over_limit;
+    if files.len() > 1 || files.iter().any(|file| file.error.is_some()) {
+        report.files = files;
+    }
+    let (sent, not_sent) = (report.sent(), report.not_sent());
+    let summary = summary::for_report(&report);
+    let margin = app.config.limits.deadline_margin;
+    tell_and_close(
+        app,
+        deadline,
+        margin,
+        held,
+        sender,
+        &summary,
+        (sent, not_sent),
+    )
+    .await
+    .map_err(|err| match err {
+        // invites_done is saved: the next delivery publishes nothing, only the summary.
+        ProcessError::DeadlineReached { .. } => ProcessError::DeadlineReached {
+            progressed: !invites_were_done,
+        },
+        other => other,
+    })?;
+    Ok(Outcome::Processed(Tally {
+        sender: sender.clone(),
+        rows: (sent + not_sent) as u64,
+        sent,
+        not_sent: report.not_sent_by_kind(),
+    }))
+}
+
+/// Step 5: read every attendee list of the email, and let go of their text (the rows keep
+/// what they need). `Err` is the help email for a sender whose email has no list this function
+/// can use.
+fn read_lists(
+    csvs: Vec<CsvAttachment>,
+    attachments: &[String],
+    max_rows: usize,
+) -> Result<(Attendees, Vec<FileOutcome>), Summary> {
+    let (rows, files) = rows::parse_files(
+        csvs.iter()
+            .map(|csv| (csv.text.as_str(), csv.file_name.as_deref())),
+        max_rows,
+    );
+    drop(csvs);
+    match files.iter().find_map(|file| file.error.as_ref()) {
+        _ if files.is_empty() => Err(summary::for_missing_csv(attachments)),
+        Some(error) if files.iter().all(|file| file.error.is_some()) => {
+            Err(summary::for_csv_problem(error))
+        }
+        _ => Ok((rows, files)),
+    }
+}
+
+/// Step 6: look up block records and events, then decide who is invited. The lookups get at
+/// most half the deadline margin, so publishing still has time to start.
+async fn look_up_and_decide(
+    app: &App,
+    invocation: &Invocation,
+    sender: &SenderEmail,
+    rows: Attendees,
+) -> Result<(plan::Plan, Lookups), ProcessError> {
+    let keys = plan::lookup_keys(&rows.candidates);
+    let lookup = app.aws.directory.lookup(sender, keys);
+    let lookups = invocation
+        .deadline
+        .within(app.config.limits.deadline_margin / 2, lookup)
+        .await
+        .ok_or(ProcessError::DeadlineReached { progressed: false })??;
+    let plan = plan::decide(sender, rows, &lookups);
+    Ok((plan, lookups))
+}
+
+/// Step 7: publish one message per invite, from where an earlier delivery stopped; returns
+/// every publish failure of the request.
+async fn publish(
+    app: &App,
+    invocation: &Invocation,
+    held: &HeldItem<'_>,
+    plan: &plan::Plan,
+    lookups: &Lookups,
+    resume: Checkpoint,
+) -> Result<Vec<plan::PublishFailure>, ProcessError> {
+    let topic = &app.aws.topic;
+    let delivery = Delivery {
+        topic,
+        ledger: held,
+        limits: &app.config.limits,
+        max_in_flight: topic.max_in_flight(),
+        deadline: invocation.deadline,
+    };
+    delivery
+        .publish(&plan.invites, &lookups.events, resume)
+        .await
+}
+
+/// After a stop that sends the record back: give up the lease so the next delivery need not
+/// wait for it to run out, and, when this was the last receive before the dead-letter queue,
+/// tell the organizer (once per request, however many times it is redriven).
+async fn stopped_with_work_left(
+    app: &App,
+    invocation: &Invocation,
+    attempt: &Attempt,
+    held: &HeldItem<'_>,
+    sender: &SenderEmail,
+    err: &ProcessError,
+) {
+    let deadline = invocation.deadline;
+    let release = app.aws.ledger.release(held.key, held.holder);
+    match deadline.within(LAST_CALL_SLACK, release).await {
+        Some(Ok(())) => {}
+        Some(Err(release_err)) => {
+            warn!(error = %release_err, "could not release the lease; the redelivery waits for it to run out")
+        }
+        None => warn!("no time left to release the lease; the redelivery waits for it to run out"),
+    }
+    let continues =
+        matches!(err, ProcessError::DeadlineReached { progressed: true }) && attempt.may_continue;
+    if !attempt.final_receive || continues {
+        return;
+    }
+    let last_word = async {
+        let Some(sent_so_far) = app.aws.ledger.take_last_word(held.key, now_ms()).await? else {
+            return Ok::<_, ProcessError>(false);
+        };
+        send(app, sender, &summary::for_unfinished(sent_so_far)).await?;
+        Ok(true)
+    };
+    match deadline.within(LAST_CALL_SLACK, last_word).await {
+        Some(Ok(true)) => {
+            error!(%sender, error = %err, "request goes to the dead-letter queue; organizer told")
+        }
+        Some(Ok(false)) => {
+            error!(%sender, error = %err, "request goes to the dead-letter queue; organizer was told before")
+        }
+        Some(Err(mail_err)) => {
+            error!(%sender, error = %err, mail_error = %mail_err, "request goes to the dead-letter queue; could not tell the organizer")
+        }
+        None => {
+            error!(%sender, error = %err, "request goes to the dead-letter queue; no time left to tell the organizer")
+        }
+    }
+}
+
+/// The least time the summary and the ledger's completion get, whatever the margin.
+const CLOSING_TIME: Duration = Duration::from_millis(500);
+
+/// Sends `summary` and marks the request completed with its totals (`sent`, `not_sent`).
+///
+/// A summary sent and then cut off before the ledger says so would be sent again by the next
+/// delivery. So both steps start only with half the margin (at least [`CLOSING_TIME`]) left,
+/// and the send may use only half of that: the completion keeps the rest.
+async fn tell_and_close(
+    app: &App,
+    deadline: Deadline,
+    margin: Duration,
+    held: &HeldItem<'_>,
+    sender: &SenderEmail,
+    summary: &Summary,
+    (sent, not_sent): (usize, usize),
+) -> Result<(), ProcessError> {
+    let closing = (margin / 2).max(CLOSING_TIME);
+    if deadline.is_near(LAST_CALL_SLACK + closing) {
+        return Err(ProcessError::DeadlineReached { progressed: false });
+    }
+    deadline
+        .within(LAST_CALL_SLACK + closing / 2, send(app, sender, summary))
+        .await
+        .ok_or(ProcessError::DeadlineReached { progressed: false })??;
+    in_time(deadline, complete(app, held, sent, not_sent)).await
+}
+
+/// Runs one call of the request with the time the invocation has left, keeping
+/// [`LAST_CALL_SLACK`] for the answer to Lambda: no call outlives the invocation.
+async fn in_time<T, E: Into<ProcessError>>(
+    deadline: Deadline,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, ProcessError> {
+    match deadline.within(LAST_CALL_SLACK, work).await {
+        Some(result) => result.map_err(Into::into),
+        None => Err(ProcessError::DeadlineReached { progressed: false }),
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+async fn send(app: &App, sender: &SenderEmail, summary: &Summary) -> Result<(), ProcessError> {
+    Ok(app.aws.mailer.send_summary(sender, summary).await?)
+}
+
+async fn complete(
+    app: &App,
+    held: &HeldItem<'_>,
+    sent: usize,
+    not_sent: usize,
+) -> Result<(), ProcessError> {
+    Ok(app
+        .aws
+        .ledger
+        .complete(held.key, held.holder, sent, not_sent)
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_claim_gets_its_own_holder() {
+        let invocation = Invocation::from_context(&Context::default());
+        let (a, b) = (invocation.for_claim(), invocation.for_claim());
+        assert_ne!(a.holder, b.holder);
+        assert!(a.holder.starts_with(&invocation.holder));
+        assert_eq!(a.deadline, invocation.deadline);
+    }
+}
