@@ -29,15 +29,126 @@ pub const MAX_ATTACHMENT_BYTES: usize = 4 * 1024 * 1024;
 /// sent back as is (the `row` and `reason` columns are ignored on the way back in).
 pub const REJECTED_ROWS_FILE: &str = "rejected-rows.csv";
 
-/// A rendered summary.
+/// What a summary says, before it is rendered: blocks that [`Summary::text`] and
+/// [`Summary::html`] each render their own way, so the two bodies cannot say different things.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
-    /// Plain-text body.
-    pub text: String,
-    /// HTML body, every value from the email escaped.
-    pub html: String,
+    /// The body, in order.
+    pub blocks: Vec<Block>,
     /// [`REJECTED_ROWS_FILE`], when there are more rejected rows than the body lists.
     pub rejected_rows_csv: Option<String>,
+}
+
+/// One block of a summary. Every string is plain text (the sender's values included): the
+/// HTML renderer escapes all of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Block {
+    /// A paragraph.
+    Paragraph(String),
+    /// Lines that read on their own (the contract lines `<uid>: <n> invites sent`).
+    Lines(Vec<String>),
+    /// Rows under a caption. In text each row reads `a, b, c: d`.
+    Table {
+        /// What the rows are.
+        caption: String,
+        /// Column names (HTML only: the caption says them in text).
+        columns: Vec<&'static str>,
+        /// The cells.
+        rows: Vec<Vec<String>>,
+    },
+    /// Text shown as is (an example file).
+    Preformatted(String),
+}
+
+impl Summary {
+    fn new(blocks: Vec<Block>) -> Self {
+        Self {
+            blocks,
+            rejected_rows_csv: None,
+        }
+    }
+
+    /// The plain-text body: the blocks, a blank line between them.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for (n, block) in self.blocks.iter().enumerate() {
+            if n > 0 {
+                out.push('\n');
+            }
+            match block {
+                Block::Paragraph(text) => {
+                    let _ = writeln!(out, "{text}");
+                }
+                Block::Lines(lines) => {
+                    for line in lines {
+                        let _ = writeln!(out, "{line}");
+                    }
+                }
+                Block::Table { caption, rows, .. } => {
+                    let _ = writeln!(out, "{caption}:");
+                    for row in rows {
+                        match row.split_last() {
+                            Some((last, [])) => {
+                                let _ = writeln!(out, "  {last}");
+                            }
+                            Some((last, first)) => {
+                                let _ = writeln!(out, "  {}: {last}", first.join(", "));
+                            }
+                            None => {}
+                        }
+                    }
+                }
+                Block::Preformatted(text) => {
+                    let _ = writeln!(out, "{}", text.trim_end());
+                }
+            }
+        }
+        out
+    }
+
+    /// The HTML body: simple elements, every value escaped.
+    pub fn html(&self) -> String {
+        let mut out = String::from("<html><body>");
+        for block in &self.blocks {
+            match block {
+                Block::Paragraph(text) => {
+                    let _ = writeln!(out, "<p>{}</p>", escape_html(text));
+                }
+                Block::Lines(lines) => {
+                    out.push_str("<ul>\n");
+                    for line in lines {
+                        let _ = writeln!(out, "<li>{}</li>", escape_html(line));
+                    }
+                    out.push_str("</ul>\n");
+                }
+                Block::Table {
+                    caption,
+                    columns,
+                    rows,
+                } => {
+                    let _ = writeln!(out, "<p>{}:</p>", escape_html(caption));
+                    out.push_str("<table border=\"1\" cellpadding=\"4\">\n<tr>");
+                    for column in columns {
+                        let _ = write!(out, "<th>{}</th>", escape_html(column));
+                    }
+                    out.push_str("</tr>\n");
+                    for row in rows {
+                        out.push_str("<tr>");
+                        for cell in row {
+                            let _ = write!(out, "<td>{}</td>", escape_html(cell));
+                        }
+                        out.push_str("</tr>\n");
+                    }
+                    out.push_str("</table>\n");
+                }
+                Block::Preformatted(text) => {
+                    let _ = writeln!(out, "<pre>{}</pre>", escape_html(text.trim_end()));
+                }
+            }
+        }
+        out.push_str("</body></html>\n");
+        out
+    }
 }
 
 fn uid_label(uid: &str) -> &str {
@@ -63,28 +174,17 @@ pub fn escape_html(text: &str) -> String {
 /// Summary of a processed request: per uid the invites sent and the rows not sent, then the
 /// rows not sent with their reasons.
 pub fn for_report(report: &Report) -> Summary {
-    let mut text = String::from("Your bulk invite request has been processed.\n\n");
-    let mut html =
-        String::from("<html><body><p>Your bulk invite request has been processed.</p>\n<ul>\n");
+    let mut blocks = vec![Block::Paragraph(
+        "Your bulk invite request has been processed.".into(),
+    )];
+    let mut lines = Vec::new();
     for (uid, tally) in report.by_uid.iter().take(MAX_LISTED_UIDS) {
         let label = uid_label(uid);
         if tally.sent > 0 {
-            let _ = writeln!(text, "{label}: {} invites sent", tally.sent);
-            let _ = writeln!(
-                html,
-                "<li>{}: {} invites sent</li>",
-                escape_html(label),
-                tally.sent
-            );
+            lines.push(format!("{label}: {} invites sent", tally.sent));
         }
         if tally.not_sent > 0 {
-            let _ = writeln!(text, "{label}: {} not sent.", tally.not_sent);
-            let _ = writeln!(
-                html,
-                "<li>{}: {} not sent.</li>",
-                escape_html(label),
-                tally.not_sent
-            );
+            lines.push(format!("{label}: {} not sent.", tally.not_sent));
         }
     }
     if report.by_uid.len() > MAX_LISTED_UIDS {
@@ -92,80 +192,68 @@ pub fn for_report(report: &Report) -> Summary {
         let (count, sent, not_sent) = rest.fold((0, 0, 0), |(c, s, n), t| {
             (c + 1, s + t.sent, n + t.not_sent)
         });
-        let line = format!("... and {count} more uids: {sent} invites sent, {not_sent} not sent.");
-        let _ = writeln!(text, "{line}");
-        let _ = writeln!(html, "<li>{}</li>", escape_html(&line));
+        lines.push(format!(
+            "... and {count} more uids: {sent} invites sent, {not_sent} not sent."
+        ));
     }
-    html.push_str("</ul>\n");
-    let _ = write!(
-        text,
-        "\nTotal: {} invites sent, {} not sent.\n",
+    if !lines.is_empty() {
+        blocks.push(Block::Lines(lines));
+    }
+    blocks.push(Block::Paragraph(format!(
+        "Total: {} invites sent, {} not sent.",
         report.sent(),
         report.not_sent()
-    );
-    let _ = writeln!(
-        html,
-        "<p>Total: {} invites sent, {} not sent.</p>",
-        report.sent(),
-        report.not_sent()
-    );
+    )));
 
     let over = report.over_limit;
     if over.rows > 0 {
-        let line = format!(
+        blocks.push(Block::Paragraph(format!(
             "{} rows after the first {} were not read: one request carries at most {} rows. \
              Send them in another email.",
             over.rows, over.max_rows, over.max_rows
-        );
-        let _ = writeln!(text, "{line}");
-        let _ = writeln!(html, "<p>{}</p>", escape_html(&line));
+        )));
     }
 
     if !report.files.is_empty() {
-        text.push_str("\nFiles:\n");
-        html.push_str("<p>Files:</p>\n<ul>\n");
-        for file in &report.files {
-            let state = file
-                .error
-                .clone()
-                .unwrap_or_else(|| format!("{} rows", file.rows));
-            // A file name is the sender's text too: no line breaks from it.
-            let name = crate::attendees::cells::without_controls(&file.name);
-            let _ = writeln!(text, "  {name}: {state}");
-            let _ = writeln!(
-                html,
-                "<li>{}: {}</li>",
-                escape_html(&name),
-                escape_html(&state)
-            );
-        }
-        html.push_str("</ul>\n");
+        let rows = report
+            .files
+            .iter()
+            .map(|file| {
+                let state = file
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| format!("{} rows", file.rows));
+                // A file name is the sender's text too: no line breaks from it.
+                let name = crate::attendees::cells::without_controls(&file.name);
+                vec![name.into_owned(), state]
+            })
+            .collect();
+        blocks.push(Block::Table {
+            caption: "Files".into(),
+            columns: vec!["File", "Rows"],
+            rows,
+        });
     }
 
     if !report.rejected.is_empty() {
-        text.push_str("\nRows not sent (row number in your file, uid, email: reason):\n");
-        html.push_str(
-            "<p>Rows not sent:</p>\n<table border=\"1\" cellpadding=\"4\">\n\
-             <tr><th>Row</th><th>uid</th><th>email</th><th>Reason</th></tr>\n",
-        );
-        for row in report.rejected.iter().take(MAX_LISTED_ROWS) {
-            let (label, reason) = (report.row_label(row.row), report.reason_label(&row.reason));
-            let _ = writeln!(
-                text,
-                "  {label}, {}, {}: {reason}",
-                uid_label(&row.uid),
-                row.email
-            );
-            let _ = writeln!(
-                html,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape_html(&label),
-                escape_html(uid_label(&row.uid)),
-                escape_html(&row.email),
-                escape_html(&reason)
-            );
-        }
-        html.push_str("</table>\n");
+        let rows = report
+            .rejected
+            .iter()
+            .take(MAX_LISTED_ROWS)
+            .map(|row| {
+                vec![
+                    report.row_label(row.row),
+                    uid_label(&row.uid).to_string(),
+                    row.email.clone(),
+                    report.reason_label(&row.reason),
+                ]
+            })
+            .collect();
+        blocks.push(Block::Table {
+            caption: "Rows not sent (row number in your file, uid, email: reason)".into(),
+            columns: vec!["Row", "uid", "email", "Reason"],
+            rows,
+        });
     }
     let unlisted = report.rejected.len().saturating_sub(MAX_LISTED_ROWS);
     let mut rejected_rows_csv = None;
@@ -181,22 +269,15 @@ pub fn for_report(report: &Report) -> Summary {
                  {REJECTED_ROWS_FILE} (the file is kept under 4 MB)"
             )
         };
-        let _ = writeln!(
-            text,
-            "  ... and {unlisted} more rows not sent.\n\n\
-             {where_}: fix them and send the file back as is."
-        );
-        let _ = writeln!(
-            html,
-            "<p>... and {unlisted} more rows not sent.</p>\n<p>{}: fix them and send the file \
-             back as is.</p>",
-            escape_html(&where_)
-        );
+        blocks.push(Block::Paragraph(format!(
+            "... and {unlisted} more rows not sent."
+        )));
+        blocks.push(Block::Paragraph(format!(
+            "{where_}: fix them and send the file back as is."
+        )));
     }
-    html.push_str("</body></html>\n");
     Summary {
-        text,
-        html,
+        blocks,
         rejected_rows_csv,
     }
 }
@@ -246,27 +327,24 @@ fn rejected_rows_file(report: &Report, max_bytes: usize) -> (String, usize) {
 }
 
 fn format_help(problem: &str) -> Summary {
-    let example = format!("{EXPECTED_HEADER}\nyour-event-uid,jane@example.com,Jane Doe\n");
-    let text = format!(
-        "Your bulk invite request could not be processed: {problem}.\n\n\
-         Attach a CSV file (comma, semicolon or tab separated) whose first line is the header\n\
-         {EXPECTED_HEADER}\nand one attendee per line, for example:\n\n{example}\n\
-         uid is the event's uid, email the attendee's address; name is optional.\n"
-    );
-    let html = format!(
-        "<html><body><p>Your bulk invite request could not be processed: {}.</p>\n\
-         <p>Attach a CSV file (comma, semicolon or tab separated) whose first line is the header \
-         <code>{EXPECTED_HEADER}</code> and one attendee per line, for example:</p>\n\
-         <pre>{}</pre>\n<p>uid is the event's uid, email the attendee's address; \
-         name is optional.</p></body></html>\n",
-        escape_html(problem),
-        escape_html(&example)
-    );
-    Summary {
-        text,
-        html,
-        rejected_rows_csv: None,
-    }
+    Summary::new(vec![
+        Block::Paragraph(format!(
+            "Your bulk invite request could not be processed: {problem}."
+        )),
+        Block::Paragraph(
+            "Attach a CSV file (comma, semicolon or tab separated) whose first line is the \
+             header"
+                .into(),
+        ),
+        Block::Preformatted(EXPECTED_HEADER.into()),
+        Block::Paragraph("and one attendee per line, for example:".into()),
+        Block::Preformatted(format!(
+            "{EXPECTED_HEADER}\nyour-event-uid,jane@example.com,Jane Doe"
+        )),
+        Block::Paragraph(
+            "uid is the event's uid, email the attendee's address; name is optional.".into(),
+        ),
+    ])
 }
 
 /// Summary for an email that carries no CSV attachment, naming what it did carry.
@@ -295,23 +373,17 @@ pub fn for_unfinished(sent_so_far: u64) -> Summary {
     } else {
         "invites"
     };
-    let text = format!(
-        "Your bulk invite request could not be finished because of a problem on our side.\n\n\
-         {sent_so_far} {invites} went out so far. Our operators have been alerted and will \
-         complete the request once the problem is fixed; nobody will be invited twice. \
-         You do not need to send the list again.\n"
-    );
-    let html = format!(
-        "<html><body><p>Your bulk invite request could not be finished because of a problem on \
-         our side.</p>\n<p>{sent_so_far} {invites} went out so far. Our operators have been \
-         alerted and will complete the request once the problem is fixed; nobody will be \
-         invited twice. You do not need to send the list again.</p></body></html>\n"
-    );
-    Summary {
-        text,
-        html,
-        rejected_rows_csv: None,
-    }
+    Summary::new(vec![
+        Block::Paragraph(
+            "Your bulk invite request could not be finished because of a problem on our side."
+                .into(),
+        ),
+        Block::Paragraph(format!(
+            "{sent_so_far} {invites} went out so far. Our operators have been alerted and will \
+             complete the request once the problem is fixed; nobody will be invited twice. \
+             You do not need to send the list again."
+        )),
+    ])
 }
 
 /// Renders the summary as a MIME message (multipart/alternative) for SES `SendEmail` raw content.
@@ -324,8 +396,8 @@ pub fn to_mime(summary: &Summary, from: &Mailbox, to: &SenderEmail) -> Vec<u8> {
         .from(from)
         .to(to.as_str())
         .subject(SUBJECT)
-        .text_body(summary.text.as_str())
-        .html_body(summary.html.as_str());
+        .text_body(summary.text())
+        .html_body(summary.html());
     if let Some(csv) = &summary.rejected_rows_csv {
         message = message.attachment("text/csv", REJECTED_ROWS_FILE, csv.as_str());
     }
@@ -337,7 +409,7 @@ pub fn to_mime(summary: &Summary, from: &Mailbox, to: &SenderEmail) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::reasons::{Reason, RejectedRow, RowPosition};
+    use crate::report::reasons::{FileOutcome, Reason, RejectedRow, RowPosition};
 
     fn report() -> Report {
         Report::new(
@@ -366,26 +438,66 @@ mod tests {
         let summary = for_report(&report());
         assert!(
             summary
-                .text
+                .text()
                 .contains("ev1: 2 invites sent\nev1: 1 not sent.\nev2: 1 not sent.\n")
         );
         assert!(
-            !summary.text.contains("ev2: 0 invites sent"),
+            !summary.text().contains("ev2: 0 invites sent"),
             "failed uid is not listed as sent"
         );
         assert!(
             summary
-                .text
+                .text()
                 .contains("  row 4, ev1, <script>@x: invalid email\n")
         );
-        assert!(summary.text.contains("Total: 2 invites sent, 2 not sent."));
+        assert!(
+            summary
+                .text()
+                .contains("Total: 2 invites sent, 2 not sent.")
+        );
     }
 
     #[test]
     fn html_escapes_every_value() {
         let summary = for_report(&report());
-        assert!(summary.html.contains("<td>&lt;script&gt;@x</td>"));
-        assert!(!summary.html.contains("<script>"));
+        assert!(summary.html().contains("<td>&lt;script&gt;@x</td>"));
+        assert!(!summary.html().contains("<script>"));
+    }
+
+    #[test]
+    fn text_and_html_say_the_same_things() {
+        let mut report = report();
+        report.files = vec![
+            FileOutcome {
+                name: "a.csv".into(),
+                rows: 3,
+                error: None,
+            },
+            FileOutcome {
+                name: "b<1>.csv".into(),
+                rows: 0,
+                error: Some("the CSV header has no uid column".into()),
+            },
+        ];
+        for summary in [for_report(&report), for_missing_csv(&[]), for_unfinished(3)] {
+            let (text, html) = (summary.text(), summary.html());
+            let mut said = 0;
+            for block in &summary.blocks {
+                let strings: Vec<&String> = match block {
+                    Block::Paragraph(s) | Block::Preformatted(s) => vec![s],
+                    Block::Lines(lines) => lines.iter().collect(),
+                    Block::Table { caption, rows, .. } => std::iter::once(caption)
+                        .chain(rows.iter().flatten())
+                        .collect(),
+                };
+                for s in strings {
+                    assert!(text.contains(s.as_str()), "text lacks {s:?}:\n{text}");
+                    assert!(html.contains(&escape_html(s)), "html lacks {s:?}:\n{html}");
+                    said += 1;
+                }
+            }
+            assert!(said >= 2);
+        }
     }
 
     #[test]
@@ -400,8 +512,8 @@ mod tests {
             })
             .collect();
         let summary = for_report(&Report::new([], rows));
-        assert!(summary.text.contains("... and 7 more rows not sent."));
-        assert_eq!(summary.text.matches(": blocked").count(), MAX_LISTED_ROWS);
+        assert!(summary.text().contains("... and 7 more rows not sent."));
+        assert_eq!(summary.text().matches(": blocked").count(), MAX_LISTED_ROWS);
         let csv = summary.rejected_rows_csv.expect("all rows attached");
         assert_eq!(csv.lines().count(), 1 + MAX_LISTED_ROWS + 7);
         assert!(
@@ -447,16 +559,16 @@ mod tests {
         assert!(mime.len() < 10_000_000, "{} bytes", mime.len());
         assert!(
             summary
-                .text
+                .text()
                 .contains("... and 99500 more uids: 0 invites sent, 99500 not sent.")
         );
         assert!(
             summary
-                .text
+                .text()
                 .contains("1000000 rows after the first 100000 were not read")
         );
         assert!(
-            summary.text.contains("The first "),
+            summary.text().contains("The first "),
             "the file says it was cut"
         );
         let csv = summary.rejected_rows_csv.unwrap();
@@ -469,17 +581,21 @@ mod tests {
         let summary = for_csv_problem(
             &crate::attendees::rows::CsvError::MissingColumns(vec!["uid"]).to_string(),
         );
-        assert!(summary.text.contains("the CSV header has no uid column"));
+        assert!(summary.text().contains("the CSV header has no uid column"));
         assert!(
             summary
-                .text
+                .text()
                 .contains("uid,email,name\nyour-event-uid,jane@example.com,Jane Doe")
         );
-        assert!(for_missing_csv(&[]).html.contains("has no CSV attachment"));
+        assert!(
+            for_missing_csv(&[])
+                .html()
+                .contains("has no CSV attachment")
+        );
         let found = for_missing_csv(&["agenda.pdf (application/pdf)".into()]);
         assert!(
             found
-                .text
+                .text()
                 .contains("has no CSV attachment, only agenda.pdf (application/pdf)")
         );
     }

@@ -368,7 +368,7 @@ async fn email_without_csv_gets_the_expected_format() {
         text.contains("uid,email,name\nyour-event-uid,jane@example.com,Jane Doe"),
         "{text}"
     );
-    assert!(html.contains("<code>uid,email,name</code>"), "{html}");
+    assert!(html.contains("<pre>uid,email,name</pre>"), "{html}");
 }
 
 #[tokio::test]
