@@ -13,7 +13,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -22,83 +21,13 @@ use tracing::warn;
 use crate::attendees::domain::EventUid;
 use crate::attendees::rows::Candidate;
 use crate::config::Limits;
+use crate::deadline::{Deadline, LAST_CALL_SLACK};
 use crate::decision::batches::{Batch, Batches, Entry};
 use crate::decision::contract::{self, EventRecord};
 use crate::decision::plan::PublishFailure;
 use crate::error::ProcessError;
 use crate::ledger::state::{Checkpoint, Progress};
 use crate::report::reasons::RowPosition;
-
-/// When the invocation must be done, from the Lambda context.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deadline(Option<SystemTime>);
-
-/// Lambda's longest timeout (15 min) and a minute of clock skew: no real deadline lies further.
-const LONGEST_INVOCATION: Duration = Duration::from_secs(16 * 60);
-
-/// Time given to an invocation whose runtime reported a deadline that cannot be right.
-pub const FALLBACK_BUDGET: Duration = Duration::from_secs(300);
-
-impl Deadline {
-    /// From the context's deadline in epoch milliseconds; 0 means none is known.
-    pub fn from_epoch_ms(ms: u64) -> Self {
-        Self((ms > 0).then(|| UNIX_EPOCH + Duration::from_millis(ms)))
-    }
-
-    /// The deadline the runtime reported, when it can be right: in the future and no further
-    /// than Lambda's longest timeout. Otherwise (`Err`) [`FALLBACK_BUDGET`] from `now`.
-    ///
-    /// cargo-lambda 1.9.2's `watch` sends `Lambda-Runtime-Deadline-Ms: 600000`, a duration,
-    /// which read as an epoch time lies in 1970: trusted, it would stop every request at once.
-    pub fn from_runtime(ms: u64, now: SystemTime) -> Result<Self, Self> {
-        let reported = UNIX_EPOCH + Duration::from_millis(ms);
-        if ms > 0 && reported > now && reported <= now + LONGEST_INVOCATION {
-            Ok(Self(Some(reported)))
-        } else {
-            Err(Self(Some(now + FALLBACK_BUDGET)))
-        }
-    }
-
-    /// The deadline in epoch milliseconds, or `fallback` from now when none is known.
-    pub fn epoch_ms_or(&self, fallback: Duration) -> i64 {
-        let at = self.0.unwrap_or_else(|| SystemTime::now() + fallback);
-        at.duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64)
-    }
-
-    /// True when less than `margin` remains.
-    pub fn is_near(&self, margin: Duration) -> bool {
-        self.remaining()
-            .is_some_and(|left| left < margin || left.is_zero())
-    }
-
-    /// Time left, or `None` when no deadline is known.
-    pub fn remaining(&self) -> Option<Duration> {
-        self.0.map(|at| {
-            at.duration_since(SystemTime::now())
-                .unwrap_or(Duration::ZERO)
-        })
-    }
-
-    /// Runs `work` until it is done or until only `keep` is left before the deadline, whichever
-    /// comes first; `None` when time ran out (the work is dropped mid-call).
-    pub async fn within<F: std::future::Future>(
-        &self,
-        keep: Duration,
-        work: F,
-    ) -> Option<F::Output> {
-        match self.remaining() {
-            None => Some(work.await),
-            Some(left) => tokio::time::timeout(left.saturating_sub(keep), work)
-                .await
-                .ok(),
-        }
-    }
-}
-
-/// Time kept back from every call made after the deadline stop, so the invocation answers
-/// before Lambda ends it.
-pub const LAST_CALL_SLACK: Duration = Duration::from_millis(300);
 
 /// Sends one `PublishBatch` worth of invites; entries SNS refused come back as failures.
 pub trait PublishBatches {
@@ -180,11 +109,11 @@ impl<P: PublishBatches, C: SaveCheckpoints> Delivery<'_, P, C> {
         let every = self.limits.checkpoint_every;
         // Batches still in flight when half the margin is left are abandoned: not finished, so
         // the checkpoint stays before them and they are sent again later at worst.
-        let cutoff = self
-            .deadline
-            .remaining()
-            .map(|left| left.saturating_sub(self.limits.deadline_margin / 2));
-        let cutoff = cutoff.map(|left| tokio::time::Instant::now() + left);
+        let cutoff = tokio::time::Instant::now()
+            + self
+                .deadline
+                .remaining()
+                .saturating_sub(self.limits.deadline_margin / 2);
 
         loop {
             while stop.is_none()
@@ -224,12 +153,7 @@ impl<P: PublishBatches, C: SaveCheckpoints> Delivery<'_, P, C> {
             if in_flight.is_empty() && saving.is_none() {
                 break;
             }
-            let until_cutoff = async {
-                match cutoff {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
-                }
-            };
+            let until_cutoff = tokio::time::sleep_until(cutoff);
             tokio::select! {
                 Some((id, result)) = in_flight.next(), if !in_flight.is_empty() => match result {
                     Ok(batch_failures) => {
@@ -333,6 +257,7 @@ fn snapshot(
 mod tests {
     use super::*;
     use std::cell::{Cell, RefCell};
+    use std::time::Duration;
 
     use crate::attendees::domain::{AttendeeEmail, AttendeeName};
 
@@ -447,7 +372,7 @@ mod tests {
             ledger: &ledger,
             limits: &limits,
             max_in_flight: in_flight,
-            deadline: Deadline::from_epoch_ms(0),
+            deadline: Deadline::after(Duration::from_secs(24 * 3600)),
         };
         let started = tokio::time::Instant::now();
         let failures = delivery
@@ -501,48 +426,5 @@ mod tests {
         let (elapsed, published, ..) = run(200).await;
         assert_eq!(published.len(), 400);
         assert!(elapsed >= Duration::from_millis(600), "{elapsed:?}");
-    }
-
-    #[test]
-    fn deadline_zero_means_unknown() {
-        let none = Deadline::from_epoch_ms(0);
-        assert!(!none.is_near(Duration::from_secs(3600)));
-        assert!(none.epoch_ms_or(Duration::from_secs(60)) > 0);
-    }
-
-    #[test]
-    fn impossible_runtime_deadlines_get_the_fallback_budget() {
-        let now = SystemTime::now();
-        let epoch_ms = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
-        let real = epoch_ms(now + Duration::from_secs(150));
-        assert_eq!(
-            Deadline::from_runtime(real, now),
-            Ok(Deadline::from_epoch_ms(real))
-        );
-        let fallback = Err(Deadline(Some(now + FALLBACK_BUDGET)));
-        for impossible in [
-            600_000,                                        // cargo lambda watch: a duration
-            0,                                              // none at all
-            epoch_ms(now - Duration::from_secs(1)),         // already past
-            epoch_ms(now + Duration::from_secs(24 * 3600)), // further than any Lambda timeout
-        ] {
-            assert_eq!(
-                Deadline::from_runtime(impossible, now),
-                fallback,
-                "{impossible}"
-            );
-        }
-    }
-
-    #[test]
-    fn deadline_is_near_within_the_margin() {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
-        let soon = Deadline::from_epoch_ms(now + 2_000);
-        assert!(soon.is_near(Duration::from_secs(5)));
-        assert!(!soon.is_near(Duration::from_millis(100)));
-        assert!(Deadline::from_epoch_ms(now - 1_000).is_near(Duration::ZERO));
     }
 }

@@ -12,7 +12,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::app::App;
 use crate::continuation::Attempt;
-use crate::delivery::LAST_CALL_SLACK;
+use crate::deadline::LAST_CALL_SLACK;
 use crate::emf::{self, RequestMetrics, RequestOutcome};
 use crate::error::{AwsError, ProcessError};
 use crate::inbound::email::EmailError;

@@ -14,6 +14,7 @@ pub mod attendees;
 pub mod aws;
 pub mod config;
 pub mod continuation;
+pub mod deadline;
 pub mod decision;
 pub mod delivery;
 pub mod emf;

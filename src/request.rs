@@ -15,8 +15,9 @@ use crate::app::App;
 use crate::attendees::domain::SenderEmail;
 use crate::attendees::rows::{self, Attendees};
 use crate::continuation::Attempt;
+use crate::deadline::{Deadline, FALLBACK_BUDGET, LAST_CALL_SLACK};
 use crate::decision::plan::{self, Lookups};
-use crate::delivery::{Deadline, Delivery, LAST_CALL_SLACK};
+use crate::delivery::Delivery;
 use crate::emf::{self, RequestMetrics, RequestOutcome};
 use crate::error::ProcessError;
 use crate::inbound::authenticity;
@@ -79,7 +80,7 @@ impl Invocation {
             WARNED.call_once(|| {
                 warn!(
                     reported_deadline_ms = context.deadline,
-                    fallback_budget_s = crate::delivery::FALLBACK_BUDGET.as_secs(),
+                    fallback_budget_s = FALLBACK_BUDGET.as_secs(),
                     "the runtime's deadline is in the past or too far away (cargo lambda watch \
                      sends a duration); using the fallback budget"
                 )
@@ -106,9 +107,6 @@ impl Invocation {
         }
     }
 }
-
-/// Lease used when the context carries no deadline (local runs): Lambda's longest timeout.
-const LEASE_WITHOUT_DEADLINE: Duration = Duration::from_secs(900);
 
 /// Processes one stored email from S3 to summary, and reports its metrics (one EMF line).
 pub async fn process(
@@ -232,7 +230,7 @@ async fn take_ledger(
         etag: object.etag.clone().or(etag),
         ..object.clone()
     });
-    let lease_until = invocation.deadline.epoch_ms_or(LEASE_WITHOUT_DEADLINE);
+    let lease_until = invocation.deadline.epoch_ms();
     let claim = app
         .aws
         .ledger
