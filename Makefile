@@ -9,10 +9,11 @@ demo:
 test:
 	scripts/test.sh
 
-## Formatting and clippy, as CI checks them.
+## Formatting and clippy, as CI checks them; the fuzz targets must still compile.
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --locked --all-targets -- -D warnings
+	cargo check --locked --manifest-path fuzz/Cargo.toml
 
 ## Scale (1k/10k/100k rows against moto), cold-start and parsing benchmarks; see BENCHMARKS.md.
 bench:

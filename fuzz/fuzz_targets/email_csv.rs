@@ -5,13 +5,18 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|raw: &[u8]| {
-    if let Ok(email) = bulk_invites::inbound::parse(raw)
+    if let Ok(email) = bulk_invites::inbound::email::parse(raw)
         && let Some(csv) = email.csvs.first()
-        && let Ok(rows) = bulk_invites::attendees::parse(&csv.text, 1_000)
+        && let Ok(rows) = bulk_invites::attendees::rows::parse(&csv.text, 1_000)
     {
         let mut seen = std::collections::HashSet::new();
-        for row in rows.candidates.iter().map(|c| c.row).chain(rows.rejected.iter().map(|r| r.row)) {
-            assert!(seen.insert(row), "row {row} has two outcomes");
+        for row in rows
+            .candidates
+            .iter()
+            .map(|c| c.row)
+            .chain(rows.rejected.iter().map(|r| r.row))
+        {
+            assert!(seen.insert(row), "row {row:?} has two outcomes");
         }
     }
 });

@@ -4,5 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
-    let _ = bulk_invites::notification::decode(&String::from_utf8_lossy(body));
+    let _ = bulk_invites::inbound::notification::decode(&String::from_utf8_lossy(body));
 });
