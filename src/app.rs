@@ -5,12 +5,15 @@ use aws_config::SdkConfig;
 
 use crate::aws::Aws;
 use crate::config::Config;
+use crate::ledger::store::LedgerStore;
 
 /// The function's clients and configuration.
 #[derive(Debug, Clone)]
 pub struct App {
     /// The AWS service wrappers, each holding its resource name from `config`.
     pub aws: Aws,
+    /// The request ledger, in the same table.
+    pub ledger: LedgerStore,
     /// Configuration from the environment.
     pub config: Config,
 }
@@ -18,8 +21,10 @@ pub struct App {
 impl App {
     /// Builds the service wrappers from `sdk` and `config`.
     pub fn new(sdk: &SdkConfig, config: Config) -> Self {
+        let aws = Aws::new(sdk, &config);
         Self {
-            aws: Aws::new(sdk, &config),
+            ledger: LedgerStore::new(aws.dynamodb(), config.table.clone()),
+            aws,
             config,
         }
     }

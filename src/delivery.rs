@@ -19,7 +19,9 @@ use futures::stream::FuturesUnordered;
 use tracing::warn;
 
 use crate::attendees::domain::EventUid;
+use crate::attendees::outcome::RowPosition;
 use crate::attendees::rows::Candidate;
+use crate::aws::sns::Topic;
 use crate::config::Limits;
 use crate::deadline::{Deadline, LAST_CALL_SLACK};
 use crate::decision::batches::{Batch, Batches, Entry};
@@ -27,7 +29,7 @@ use crate::decision::contract::{self, EventRecord};
 use crate::decision::plan::PublishFailure;
 use crate::error::ProcessError;
 use crate::ledger::state::{Checkpoint, Progress};
-use crate::report::reasons::RowPosition;
+use crate::ledger::store::HeldItem;
 
 /// Sends one `PublishBatch` worth of invites; entries SNS refused come back as failures.
 pub trait PublishBatches {
@@ -42,6 +44,20 @@ pub trait PublishBatches {
 pub trait SaveCheckpoints {
     /// Saves `checkpoint` (it replaces the one before).
     fn save(&self, checkpoint: Checkpoint) -> impl Future<Output = Result<(), ProcessError>>;
+}
+
+impl PublishBatches for Topic {
+    async fn publish(&self, entries: Vec<Entry>) -> Result<Vec<PublishFailure>, ProcessError> {
+        Ok(self.publish_batch(entries).await?)
+    }
+}
+
+impl SaveCheckpoints for HeldItem<'_> {
+    async fn save(&self, checkpoint: Checkpoint) -> Result<(), ProcessError> {
+        self.store
+            .save_checkpoint(self.key, self.holder, &checkpoint)
+            .await
+    }
 }
 
 /// Who is publishing, where to, and within what limits.

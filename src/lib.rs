@@ -4,7 +4,7 @@
 //!
 //! Functional core, imperative shell. The folders follow the request: `inbound` (notification,
 //! email, sender authenticity), `attendees` (the list and its rows), `decision` (who is
-//! invited, the SNS contract), `report` (reasons, the summary email) are pure; `aws` (one file
+//! invited, the SNS contract), `report` (tallies, the summary email) are pure; `aws` (one file
 //! per service) and `ledger::store` carry out; `delivery` runs the publish loop; `request`
 //! runs one request as named steps; `handler` runs the SQS batch; `app` is what a cold start
 //! builds. README "How the code is laid out" says what each one owns.

@@ -13,6 +13,7 @@ use tracing::{error, info, warn};
 
 use crate::app::App;
 use crate::attendees::domain::SenderEmail;
+use crate::attendees::outcome::FileOutcome;
 use crate::attendees::rows::{self, Attendees};
 use crate::continuation::Attempt;
 use crate::deadline::{Deadline, FALLBACK_BUDGET, LAST_CALL_SLACK};
@@ -26,7 +27,6 @@ use crate::inbound::notification::ObjectRef;
 use crate::ledger::state::{Checkpoint, Claim, LedgerKey};
 use crate::ledger::store::HeldItem;
 use crate::metrics;
-use crate::report::reasons::FileOutcome;
 use crate::report::summary::{self, Summary};
 
 /// What became of one stored email.
@@ -170,7 +170,7 @@ pub async fn run(
         return Ok(Outcome::AlreadyCompleted);
     };
     let held = HeldItem {
-        store: &app.aws.ledger,
+        store: &app.ledger,
         key: &ledger,
         holder: &invocation.holder,
     };
@@ -232,7 +232,6 @@ async fn take_ledger(
     });
     let lease_until = invocation.deadline.epoch_ms();
     let claim = app
-        .aws
         .ledger
         .claim(&ledger, &invocation.holder, now_ms(), lease_until);
     match in_time(invocation.deadline, claim).await? {
@@ -382,7 +381,7 @@ async fn stopped_with_work_left(
     err: &ProcessError,
 ) {
     let deadline = invocation.deadline;
-    let release = app.aws.ledger.release(held.key, held.holder);
+    let release = app.ledger.release(held.key, held.holder);
     match deadline.within(LAST_CALL_SLACK, release).await {
         Some(Ok(())) => {}
         Some(Err(release_err)) => {
@@ -396,7 +395,7 @@ async fn stopped_with_work_left(
         return;
     }
     let last_word = async {
-        let Some(sent_so_far) = app.aws.ledger.take_last_word(held.key, now_ms()).await? else {
+        let Some(sent_so_far) = app.ledger.take_last_word(held.key, now_ms()).await? else {
             return Ok::<_, ProcessError>(false);
         };
         send(app, sender, &summary::for_unfinished(sent_so_far)).await?;
@@ -475,7 +474,6 @@ async fn complete(
     not_sent: usize,
 ) -> Result<(), ProcessError> {
     Ok(app
-        .aws
         .ledger
         .complete(held.key, held.holder, sent, not_sent)
         .await?)

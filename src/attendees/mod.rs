@@ -1,11 +1,12 @@
 //! The attendee list: from a list's text to candidate invites and rejected rows.
 //!
 //! [`records`] splits the text into bounded records; [`rows`] applies the header and per-row
-//! rules; [`domain`] holds the types that can only contain valid values (`SenderEmail`,
+//! rules; [`outcome`] says where a row is and why it was not sent; [`domain`] holds the types that can only contain valid values (`SenderEmail`,
 //! `AttendeeEmail`, `EventUid`); [`cells`] cleans what a cell may carry (control characters,
 //! spreadsheet formulas). All of it is pure.
 
 pub mod cells;
 pub mod domain;
+pub mod outcome;
 pub mod records;
 pub mod rows;

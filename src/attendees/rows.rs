@@ -11,8 +11,8 @@ use hashbrown::hash_table::{Entry, HashTable};
 
 use crate::attendees::cells::{clip, strip_formula_guard, without_controls};
 use crate::attendees::domain::{self, AttendeeEmail, AttendeeName, EventUid, InvalidUid};
+use crate::attendees::outcome::{FileOutcome, OverLimit, Reason, RejectedRow, RowPosition};
 use crate::attendees::records::{Record, Records};
-use crate::report::reasons::{FileOutcome, OverLimit, Reason, RejectedRow, RowPosition};
 
 /// Longest email address, in characters (RFC 5321's path limit less its brackets).
 pub const MAX_EMAIL_CHARS: usize = 254;

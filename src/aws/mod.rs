@@ -4,7 +4,8 @@
 //! come with each record), maps the SDK's errors to [`AwsError`] (whose class decides the
 //! record's fate) and owns its share of the concurrency. Partial results (unprocessed keys,
 //! failed batch entries, whole-batch throttling) are retried here with backoff; the SDK retries
-//! whole calls. The request ledger's writes are in [`crate::ledger::store`].
+//! whole calls. The request ledger's writes are in [`crate::ledger::store`], on this module's
+//! DynamoDB client.
 
 pub mod dynamodb;
 pub mod s3;
@@ -17,7 +18,6 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 
 use crate::config::Config;
-use crate::ledger::store::LedgerStore;
 use crate::metrics::CallCounter;
 
 /// Calls per batch when DynamoDB keeps returning `UnprocessedKeys` or SNS keeps failing entries.
@@ -36,14 +36,13 @@ pub struct Aws {
     pub inbox: s3::Inbox,
     /// Organizers, events and block records.
     pub directory: dynamodb::Directory,
-    /// The request ledger.
-    pub ledger: LedgerStore,
     /// The invite topic.
     pub topic: sns::Topic,
     /// The summary sender.
     pub mailer: ses::Mailer,
     /// Continuations of long requests.
     pub requeue: sqs::Requeue,
+    dynamodb: aws_sdk_dynamodb::Client,
     calls: CallCounter,
 }
 
@@ -68,7 +67,7 @@ impl Aws {
                 config.table.clone(),
                 config.max_in_flight,
             ),
-            ledger: LedgerStore::new(dynamodb, config.table.clone()),
+            dynamodb,
             topic: sns::Topic::new(
                 aws_sdk_sns::Client::from_conf(
                     aws_sdk_sns::config::Builder::from(sdk)
@@ -93,6 +92,12 @@ impl Aws {
             )),
             calls,
         }
+    }
+
+    /// The DynamoDB client, for the request ledger's store ([`crate::ledger::store`]), which
+    /// shares the table and the round-trip count.
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        self.dynamodb.clone()
     }
 
     /// Round trips made so far by these clients, by operation.

@@ -6,8 +6,7 @@ use aws_sdk_sns::types::PublishBatchRequestEntry;
 use super::{MAX_PARTIAL_ATTEMPTS, backoff};
 use crate::decision::batches::Entry;
 use crate::decision::plan::PublishFailure;
-use crate::delivery::PublishBatches;
-use crate::error::{AwsError, ProcessError, is_transient_code};
+use crate::error::{AwsError, is_transient_code};
 
 /// The invite topic (`NEW_EVENT_INVITE`) and how many `PublishBatch` calls may be in flight.
 #[derive(Debug, Clone)]
@@ -109,11 +108,5 @@ impl Topic {
                 .collect();
         }
         Ok(failures)
-    }
-}
-
-impl PublishBatches for Topic {
-    async fn publish(&self, entries: Vec<Entry>) -> Result<Vec<PublishFailure>, ProcessError> {
-        Ok(self.publish_batch(entries).await?)
     }
 }

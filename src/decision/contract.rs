@@ -137,7 +137,7 @@ pub fn invite_message(invite: &Candidate, event: &EventRecord) -> String {
 mod tests {
     use super::*;
     use crate::attendees::domain::{AttendeeEmail, AttendeeName, EventUid};
-    use crate::report::reasons::RowPosition;
+    use crate::attendees::outcome::RowPosition;
     use serde_json::json;
 
     fn s(v: &str) -> AttributeValue {

@@ -3,9 +3,10 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::attendees::domain::{AttendeeEmail, EventUid, SenderEmail};
+use crate::attendees::outcome::{Reason, RejectedRow};
 use crate::attendees::rows::{Attendees, Candidate};
 use crate::decision::contract::EventRecord;
-use crate::report::reasons::{Reason, RejectedRow, Report};
+use crate::report::tally::Report;
 
 /// The distinct keys to look up for a set of candidates.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -12,8 +12,8 @@
 //! most once, by the delivery that mails the organizer that the request ended in the
 //! dead-letter queue.
 
+use crate::attendees::outcome::RowPosition;
 use crate::inbound::notification::ObjectRef;
-use crate::report::reasons::RowPosition;
 
 /// How long a completed or abandoned ledger item is kept before DynamoDB's TTL removes it.
 pub const RETENTION_SECONDS: i64 = 14 * 24 * 3600;

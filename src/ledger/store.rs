@@ -6,10 +6,9 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::state::{Checkpoint, Claim, LedgerKey, RETENTION_SECONDS};
+use crate::attendees::outcome::RowPosition;
 use crate::aws::dynamodb::{Item, item_key, number, number_attr, string_attr};
-use crate::delivery::SaveCheckpoints;
 use crate::error::{AwsError, ProcessError};
-use crate::report::reasons::RowPosition;
 
 /// Ledger `status` of a request being worked on.
 const IN_PROGRESS: &str = "in_progress";
@@ -249,12 +248,4 @@ pub struct HeldItem<'a> {
     pub key: &'a LedgerKey,
     /// This invocation's ledger holder id.
     pub holder: &'a str,
-}
-
-impl SaveCheckpoints for HeldItem<'_> {
-    async fn save(&self, checkpoint: Checkpoint) -> Result<(), ProcessError> {
-        self.store
-            .save_checkpoint(self.key, self.holder, &checkpoint)
-            .await
-    }
 }

@@ -8,7 +8,7 @@ use mail_builder::headers::address::Address;
 use crate::attendees::domain::SenderEmail;
 use crate::attendees::rows::EXPECTED_HEADER;
 use crate::config::Mailbox;
-use crate::report::reasons::Report;
+use crate::report::tally::Report;
 
 /// Subject of every summary, as the original sends it.
 pub const SUBJECT: &str = "calendarsnack.com Bulk Invite Status";
@@ -409,7 +409,7 @@ pub fn to_mime(summary: &Summary, from: &Mailbox, to: &SenderEmail) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::reasons::{FileOutcome, Reason, RejectedRow, RowPosition};
+    use crate::attendees::outcome::{FileOutcome, Reason, RejectedRow, RowPosition};
 
     fn report() -> Report {
         Report::new(
@@ -545,7 +545,7 @@ mod tests {
             })
             .collect();
         let mut report = Report::new([], rejected);
-        report.over_limit = crate::report::reasons::OverLimit {
+        report.over_limit = crate::attendees::outcome::OverLimit {
             rows: 1_000_000,
             max_rows: rows as usize,
         };

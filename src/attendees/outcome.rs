@@ -1,6 +1,8 @@
-//! What happened to each row: the reasons a row is not sent, and the per-event tally.
+//! What becomes of each row of a list: where it is, and why it was not sent.
+//!
+//! The vocabulary every stage shares: the list's rules ([`super::rows`]) and the decision
+//! ([`crate::decision::plan`]) reject rows with a [`Reason`]; the report counts and words them.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// Why a CSV row was not sent. Every row ends in exactly one outcome: queued or one of these.
@@ -68,15 +70,6 @@ impl fmt::Display for Reason {
     }
 }
 
-/// Rows after the first `MAX_ROWS` of a request: counted, never kept or checked.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OverLimit {
-    /// Data rows past the limit.
-    pub rows: u64,
-    /// The limit (`MAX_ROWS`).
-    pub max_rows: usize,
-}
-
 impl Reason {
     /// A short stable name for metrics (`RowsNotSent_<kind>`).
     pub fn kind(&self) -> &'static str {
@@ -94,33 +87,6 @@ impl Reason {
             Reason::PublishFailed(_) => "publish_failed",
         }
     }
-}
-
-/// A row that was not sent, with the values the organizer wrote, for the summary.
-///
-/// Values are clipped to their column's limit (with `…`), so a rejected row costs a few hundred
-/// bytes at most whatever the file held.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RejectedRow {
-    /// Where the row is.
-    pub row: RowPosition,
-    /// The uid as written, lowercased and trimmed (may be empty).
-    pub uid: String,
-    /// The email as written, trimmed.
-    pub email: String,
-    /// The name as written, trimmed (so a fixed row can be sent back as is).
-    pub name: String,
-    /// Why it was not sent.
-    pub reason: Reason,
-}
-
-/// Per-uid counts of one request.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UidTally {
-    /// Invites queued for this uid.
-    pub sent: usize,
-    /// Rows of this uid not sent.
-    pub not_sent: usize,
 }
 
 /// Where a row is: which list of the request and which line of it.
@@ -170,6 +136,33 @@ impl RowPosition {
     }
 }
 
+/// A row that was not sent, with the values the organizer wrote, for the summary.
+///
+/// Values are clipped to their column's limit (with `…`), so a rejected row costs a few hundred
+/// bytes at most whatever the file held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedRow {
+    /// Where the row is.
+    pub row: RowPosition,
+    /// The uid as written, lowercased and trimmed (may be empty).
+    pub uid: String,
+    /// The email as written, trimmed.
+    pub email: String,
+    /// The name as written, trimmed (so a fixed row can be sent back as is).
+    pub name: String,
+    /// Why it was not sent.
+    pub reason: Reason,
+}
+
+/// Rows after the first `MAX_ROWS` of a request: counted, never kept or checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OverLimit {
+    /// Data rows past the limit.
+    pub rows: u64,
+    /// The limit (`MAX_ROWS`).
+    pub max_rows: usize,
+}
+
 /// What became of one CSV file of the request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileOutcome {
@@ -181,139 +174,9 @@ pub struct FileOutcome {
     pub error: Option<String>,
 }
 
-/// The outcome of one bulk request, ready to be summarized.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Report {
-    /// Counts per uid, sorted by uid (rows with no uid under the empty string).
-    pub by_uid: BTreeMap<String, UidTally>,
-    /// Every row not sent, in file order.
-    pub rejected: Vec<RejectedRow>,
-    /// The CSV files read, when the email carried more than one or one was unusable.
-    pub files: Vec<FileOutcome>,
-    /// Rows past `MAX_ROWS`, not read.
-    pub over_limit: OverLimit,
-}
-
-impl Report {
-    /// Builds the tally from the sent uids and the rejected rows.
-    pub fn new<'a>(
-        sent_uids: impl IntoIterator<Item = &'a str>,
-        mut rejected: Vec<RejectedRow>,
-    ) -> Self {
-        let mut by_uid: BTreeMap<String, UidTally> = BTreeMap::new();
-        for uid in sent_uids {
-            by_uid.entry(uid.to_string()).or_default().sent += 1;
-        }
-        for row in &rejected {
-            by_uid.entry(row.uid.clone()).or_default().not_sent += 1;
-        }
-        rejected.sort_by_key(|row| row.row);
-        Self {
-            by_uid,
-            rejected,
-            files: Vec::new(),
-            over_limit: OverLimit::default(),
-        }
-    }
-
-    /// Invites queued in all.
-    pub fn sent(&self) -> usize {
-        self.by_uid.values().map(|t| t.sent).sum()
-    }
-
-    /// How to name a row to the organizer: `row 7`, or `guests.csv row 7` when the request
-    /// had several files.
-    pub fn row_label(&self, row: RowPosition) -> String {
-        let line = row.line;
-        match self.files.get(row.file as usize) {
-            Some(file) if self.files.len() > 1 => {
-                format!(
-                    "{} row {line}",
-                    crate::attendees::cells::without_controls(&file.name)
-                )
-            }
-            _ => format!("row {line}"),
-        }
-    }
-
-    /// A reason in plain words, naming rows as [`Report::row_label`] does.
-    pub fn reason_label(&self, reason: &Reason) -> String {
-        match reason {
-            Reason::Duplicate { first_row } => {
-                format!("duplicate of {}", self.row_label(*first_row))
-            }
-            other => other.to_string(),
-        }
-    }
-
-    /// Rows not sent by reason kind (and `over_limit` for rows past `MAX_ROWS`).
-    pub fn not_sent_by_kind(&self) -> Vec<(&'static str, u64)> {
-        let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
-        for row in &self.rejected {
-            *counts.entry(row.reason.kind()).or_default() += 1;
-        }
-        if self.over_limit.rows > 0 {
-            counts.insert("over_limit", self.over_limit.rows);
-        }
-        counts.into_iter().collect()
-    }
-
-    /// Rows not sent in all, those past the row limit included.
-    pub fn not_sent(&self) -> usize {
-        self.rejected.len() + self.over_limit.rows as usize
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rejected(line: u64, uid: &str, reason: Reason) -> RejectedRow {
-        RejectedRow {
-            row: RowPosition::new(0, line),
-            uid: uid.into(),
-            email: "x".into(),
-            name: String::new(),
-            reason,
-        }
-    }
-
-    #[test]
-    fn each_row_is_counted_once_per_uid() {
-        let report = Report::new(
-            ["ev1", "ev1", "ev2"],
-            vec![
-                rejected(5, "ev2", Reason::Blocked),
-                rejected(3, "ev3", Reason::UnknownEvent),
-            ],
-        );
-        assert_eq!(
-            report.by_uid["ev1"],
-            UidTally {
-                sent: 2,
-                not_sent: 0
-            }
-        );
-        assert_eq!(
-            report.by_uid["ev2"],
-            UidTally {
-                sent: 1,
-                not_sent: 1
-            }
-        );
-        assert_eq!(
-            report.by_uid["ev3"],
-            UidTally {
-                sent: 0,
-                not_sent: 1
-            }
-        );
-        assert_eq!((report.sent(), report.not_sent()), (3, 2));
-        assert_eq!(
-            report.rejected[0].row.line, 3,
-            "rejected rows are in file order"
-        );
-    }
 
     #[test]
     fn reasons_read_as_plain_words() {
