@@ -82,6 +82,9 @@ pub struct Config {
     pub sdk: SdkSettings,
     /// What SES must have verified about a sender (`SENDER_POLICY`: `strict`, the default, or `off`).
     pub sender_policy: Policy,
+    /// Reject attendee addresses whose domain looks misspelt (`TYPO_CHECK`: `on`, the default,
+    /// or `off`).
+    pub typo_check: bool,
     /// Namespace and `Service` dimension of the per-request metrics (`METRICS_NAMESPACE`,
     /// default `BulkInvites`; `METRICS_SERVICE`, default `bulk-invites`).
     pub metrics: MetricsConfig,
@@ -244,6 +247,17 @@ impl Config {
                 expected: "strict or off",
             })?,
         };
+        let typo_check = match get("TYPO_CHECK").map(|v| v.to_lowercase()).as_deref() {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "TYPO_CHECK",
+                    value: get("TYPO_CHECK").unwrap_or_default(),
+                    expected: "on or off",
+                });
+            }
+        };
         let (level_name, level) = match get("LOG_LEVEL") {
             Some(level) => ("LOG_LEVEL", level),
             None => (
@@ -271,6 +285,7 @@ impl Config {
         };
         Ok(Self {
             sender_policy,
+            typo_check,
             region: get("REGION")
                 .or_else(|| get("AWS_REGION"))
                 .unwrap_or_else(|| DEFAULT_REGION.to_string()),

@@ -19,6 +19,8 @@ pub enum RequestOutcome {
     /// Invites published and the summary sent (or the organizer told the list was unusable,
     /// or a redelivery of a completed request).
     Processed,
+    /// A preview: every check done and the organizer told, nothing published.
+    Previewed,
     /// A bad request: sender refused, not authorized, no usable sender, too large.
     Refused,
     /// Not a request: test events, SES's setup object, objects gone or not emails.
@@ -33,6 +35,7 @@ impl RequestOutcome {
     fn as_str(self) -> &'static str {
         match self {
             RequestOutcome::Processed => "processed",
+            RequestOutcome::Previewed => "previewed",
             RequestOutcome::Refused => "refused",
             RequestOutcome::NotARequest => "not_a_request",
             RequestOutcome::Continued => "continued",

@@ -14,7 +14,7 @@ use tracing::{error, info, warn};
 use crate::app::App;
 use crate::attendees::domain::SenderEmail;
 use crate::attendees::outcome::FileOutcome;
-use crate::attendees::rows::{self, Attendees};
+use crate::attendees::rows::{self, Attendees, ListRules};
 use crate::continuation::Attempt;
 use crate::deadline::{Deadline, FALLBACK_BUDGET, LAST_CALL_SLACK};
 use crate::decision::plan::{self, Lookups};
@@ -57,6 +57,8 @@ pub struct Tally {
     pub sent: usize,
     /// Rows not sent, by reason kind.
     pub not_sent: Vec<(&'static str, u64)>,
+    /// A preview: nothing was published (`sent` is 0).
+    pub preview: bool,
 }
 
 /// The invocation a record is processed in: who holds the ledger, and until when.
@@ -125,11 +127,15 @@ pub async fn process(
     figures.outcome = match &result {
         Ok(Outcome::Processed(tally)) => {
             let not_sent: u64 = tally.not_sent.iter().map(|(_, n)| n).sum();
-            info!(sender = %tally.sender, sent = tally.sent, not_sent, aws_calls, "bulk request processed");
+            info!(sender = %tally.sender, sent = tally.sent, not_sent, preview = tally.preview, aws_calls, "bulk request processed");
             figures.rows = tally.rows;
             figures.invites_sent = tally.sent as u64;
             figures.not_sent = tally.not_sent.clone();
-            RequestOutcome::Processed
+            if tally.preview {
+                RequestOutcome::Previewed
+            } else {
+                RequestOutcome::Processed
+            }
         }
         Ok(Outcome::NoUsableCsv | Outcome::AlreadyCompleted) => RequestOutcome::Processed,
         Ok(Outcome::Refused | Outcome::Unauthorized) => RequestOutcome::Refused,
@@ -254,10 +260,15 @@ async fn process_claimed(
         sender,
         attachments,
         csvs,
+        preview,
         ..
     } = message;
     let sender = &sender;
-    let (rows, files) = match read_lists(csvs, &attachments, app.config.limits.max_rows) {
+    let rules = ListRules {
+        max_rows: app.config.limits.max_rows,
+        typo_check: app.config.typo_check,
+    };
+    let (rows, files) = match read_lists(csvs, &attachments, &rules) {
         Ok(read) => read,
         Err(help) => {
             let margin = app.config.limits.deadline_margin;
@@ -268,12 +279,21 @@ async fn process_claimed(
     let over_limit = rows.over_limit;
     let (plan, lookups) = look_up_and_decide(app, invocation, sender, rows).await?;
     let invites_were_done = resume.invites_done;
-    let failures = publish(app, invocation, held, &plan, &lookups, resume).await?;
+    // A preview publishes nothing; its own ledger item (another email than the real send's)
+    // still makes its summary go out once.
+    let failures = if preview {
+        Vec::new()
+    } else {
+        publish(app, invocation, held, &plan, &lookups, resume).await?
+    };
 
     // Step 8: tell the sender what was sent and what was not, then close the ledger.
     let mut report = plan.into_report(&failures);
     report.over_limit = over_limit;
-    if files.len() > 1 || files.iter().any(|file| file.error.is_some()) {
+    report.preview = preview;
+    // Files are named when there is more than one, one failed, or the list was not a file.
+    let from_body = files.iter().any(|file| file.name == email::MESSAGE_BODY);
+    if files.len() > 1 || from_body || files.iter().any(|file| file.error.is_some()) {
         report.files = files;
     }
     let (sent, not_sent) = (report.sent(), report.not_sent());
@@ -299,8 +319,9 @@ async fn process_claimed(
     Ok(Outcome::Processed(Tally {
         sender: sender.clone(),
         rows: (sent + not_sent) as u64,
-        sent,
+        sent: if preview { 0 } else { sent },
         not_sent: report.not_sent_by_kind(),
+        preview,
     }))
 }
 
@@ -310,12 +331,12 @@ async fn process_claimed(
 fn read_lists(
     csvs: Vec<CsvAttachment>,
     attachments: &[String],
-    max_rows: usize,
+    rules: &ListRules,
 ) -> Result<(Attendees, Vec<FileOutcome>), Summary> {
     let (rows, files) = rows::parse_files(
         csvs.iter()
             .map(|csv| (csv.text.as_str(), csv.file_name.as_deref())),
-        max_rows,
+        rules,
     );
     drop(csvs);
     match files.iter().find_map(|file| file.error.as_ref()) {

@@ -184,6 +184,16 @@ impl AttendeeEmail {
     pub fn parse(raw: &str) -> Result<Self, InvalidEmail> {
         normalize_address(raw).map(Self)
     }
+
+    /// The part before the `@`.
+    pub fn local_part(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(local, _)| local)
+    }
+
+    /// The domain part, e.g. `example.com`.
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, domain)| domain)
+    }
 }
 
 /// Why a string is not a usable event uid.

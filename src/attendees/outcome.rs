@@ -33,6 +33,12 @@ pub enum Reason {
         /// Where the first occurrence is.
         first_row: RowPosition,
     },
+    /// The address's domain looks misspelt ([`crate::attendees::typos`]): the invite would
+    /// bounce.
+    LikelyTypo {
+        /// The address that was probably meant.
+        meant: String,
+    },
     /// The attendee has blocked this organizer.
     Blocked,
     /// No event with this uid exists.
@@ -66,6 +72,7 @@ impl fmt::Display for Reason {
             Reason::UnknownEvent => f.write_str("unknown event"),
             Reason::NotYourEvent => f.write_str("not your event"),
             Reason::PublishFailed(code) => write!(f, "publish failed ({code})"),
+            Reason::LikelyTypo { meant } => write!(f, "did you mean {meant}?"),
         }
     }
 }
@@ -81,6 +88,7 @@ impl Reason {
             Reason::TooLong { .. } => "too_long",
             Reason::RowTooLong => "row_too_long",
             Reason::Duplicate { .. } => "duplicate",
+            Reason::LikelyTypo { .. } => "likely_typo",
             Reason::Blocked => "blocked",
             Reason::UnknownEvent => "unknown_event",
             Reason::NotYourEvent => "not_your_event",

@@ -4,6 +4,7 @@
 //! cells longer than their column's limit are rejected, and a rejected row keeps its values
 //! clipped to those limits. Row records themselves are bounded by [`crate::attendees::records`].
 
+use std::borrow::Cow;
 use std::hash::BuildHasher;
 
 use foldhash::HashMap;
@@ -13,6 +14,7 @@ use crate::attendees::cells::{clip, strip_formula_guard, without_controls};
 use crate::attendees::domain::{self, AttendeeEmail, AttendeeName, EventUid, InvalidUid};
 use crate::attendees::outcome::{FileOutcome, OverLimit, Reason, RejectedRow, RowPosition};
 use crate::attendees::records::{Record, Records};
+use crate::attendees::typos;
 
 /// Longest email address, in characters (RFC 5321's path limit less its brackets).
 pub const MAX_EMAIL_CHARS: usize = 254;
@@ -76,7 +78,18 @@ pub enum CsvError {
 struct Columns {
     uid: usize,
     email: usize,
-    name: Option<usize>,
+    name: NameColumns,
+}
+
+/// Where the attendee's name is: one `name` column, or first and last names in two (address
+/// books and CRM exports split them).
+enum NameColumns {
+    None,
+    One(usize),
+    Split {
+        first: Option<usize>,
+        last: Option<usize>,
+    },
 }
 
 /// The delimiter of the header line: comma, semicolon (Excel in much of Europe) or tab,
@@ -108,6 +121,11 @@ fn column_name(header: &str) -> String {
     let name = header.trim().trim_matches('"').trim().to_lowercase();
     match name.as_str() {
         "e-mail" | "email address" | "e-mail address" | "email_address" => "email".to_string(),
+        "first name" | "first_name" | "firstname" | "given name" | "given_name" | "givenname" => {
+            "first name".to_string()
+        }
+        "last name" | "last_name" | "lastname" | "surname" | "family name" | "family_name"
+        | "familyname" => "last name".to_string(),
         _ => name,
     }
 }
@@ -116,7 +134,16 @@ impl Columns {
     fn find(header: &Record<'_>) -> Result<Self, CsvError> {
         let names: Vec<String> = header.iter().map(column_name).collect();
         let position = |wanted: &str| names.iter().position(|name| name == wanted);
-        let (uid, email, name) = (position("uid"), position("email"), position("name"));
+        let (uid, email) = (position("uid"), position("email"));
+        let name = match (
+            position("name"),
+            position("first name"),
+            position("last name"),
+        ) {
+            (Some(at), ..) => NameColumns::One(at),
+            (None, None, None) => NameColumns::None,
+            (None, first, last) => NameColumns::Split { first, last },
+        };
         match (uid, email) {
             (Some(uid), Some(email)) => Ok(Self { uid, email, name }),
             _ => {
@@ -131,11 +158,50 @@ impl Columns {
     }
 }
 
-/// Reads the CSV text and applies the row rules: required fields, valid email and uid,
-/// and one invite per `(uid, email)` pair. Data rows after the first `max_rows` are reported
-/// as over the limit without being checked.
+impl Columns {
+    /// The attendee's name on `record`: the `name` cell, or the first and last names joined by
+    /// a space (either may be missing). A formula guard from rejected-rows.csv is not data.
+    fn name<'r>(&self, record: &'r Record<'_>) -> Cow<'r, str> {
+        let cell = |at: usize| record.get(at).map(strip_formula_guard).unwrap_or("");
+        match self.name {
+            NameColumns::None => Cow::Borrowed(""),
+            NameColumns::One(at) => Cow::Borrowed(cell(at)),
+            NameColumns::Split { first, last } => {
+                let parts = [first, last].map(|at| at.map_or("", |at| cell(at).trim()));
+                match parts {
+                    [first, ""] => Cow::Borrowed(first),
+                    ["", last] => Cow::Borrowed(last),
+                    [first, last] => Cow::Owned(format!("{first} {last}")),
+                }
+            }
+        }
+    }
+}
+
+/// What the row rules may be told by the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListRules {
+    /// Data rows read per request (`MAX_ROWS`); later rows are counted, not checked.
+    pub max_rows: usize,
+    /// Reject addresses whose domain looks misspelt (`TYPO_CHECK`, on unless `off`).
+    pub typo_check: bool,
+}
+
+impl ListRules {
+    /// Every rule on, at most `max_rows` rows.
+    pub fn with_max_rows(max_rows: usize) -> Self {
+        Self {
+            max_rows,
+            typo_check: true,
+        }
+    }
+}
+
+/// Reads the CSV text and applies the row rules (all of them): required fields, valid email
+/// and uid, and one invite per `(uid, email)` pair. Data rows after the first `max_rows` are
+/// reported as over the limit without being checked.
 pub fn parse(text: &str, max_rows: usize) -> Result<Attendees, CsvError> {
-    let mut attendees = parse_file(text, 0, max_rows)?;
+    let mut attendees = parse_file(text, 0, &ListRules::with_max_rows(max_rows))?;
     drop_duplicates(&mut attendees);
     Ok(attendees)
 }
@@ -145,14 +211,19 @@ pub fn parse(text: &str, max_rows: usize) -> Result<Attendees, CsvError> {
 /// A file that cannot be used is reported in its [`FileOutcome`]; the others still count.
 pub fn parse_files<'a>(
     files: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
-    max_rows: usize,
+    rules: &ListRules,
 ) -> (Attendees, Vec<FileOutcome>) {
+    let max_rows = rules.max_rows;
     let mut all = Attendees::default();
     let mut outcomes = Vec::new();
     let mut rows_read = 0;
     for (index, (text, name)) in files.into_iter().enumerate() {
         let name = name.map_or_else(|| format!("attachment {}", index + 1), str::to_string);
-        match parse_file(text, index, max_rows.saturating_sub(rows_read)) {
+        let left = ListRules {
+            max_rows: max_rows.saturating_sub(rows_read),
+            ..*rules
+        };
+        match parse_file(text, index, &left) {
             Ok(file) => {
                 let rows =
                     file.candidates.len() + file.rejected.len() + file.over_limit.rows as usize;
@@ -187,7 +258,8 @@ pub fn parse_files<'a>(
     (all, outcomes)
 }
 
-fn parse_file(text: &str, file_index: usize, max_rows: usize) -> Result<Attendees, CsvError> {
+fn parse_file(text: &str, file_index: usize, rules: &ListRules) -> Result<Attendees, CsvError> {
+    let max_rows = rules.max_rows;
     let mut records = Records::new(text, detect_delimiter(text));
     let columns = match records.next_record() {
         Some((_, header)) if !header.is_blank() => Columns::find(&header)?,
@@ -227,7 +299,7 @@ fn parse_file(text: &str, file_index: usize, max_rows: usize) -> Result<Attendee
             });
             continue;
         }
-        let outcome = check_row(row, &record, &columns, &mut uids);
+        let outcome = check_row(row, &record, &columns, &mut uids, rules);
         match outcome {
             Ok(candidate) => attendees.candidates.push(candidate),
             Err(reason) => attendees
@@ -349,13 +421,15 @@ fn check_row(
     record: &Record<'_>,
     columns: &Columns,
     uids: &mut UidInterner,
+    rules: &ListRules,
 ) -> Result<Candidate, Reason> {
     // A cell sent back from rejected-rows.csv may carry its formula guard; it is not data.
     let cell = |at: usize| record.get(at).map(strip_formula_guard);
     let field = |at: usize| cell(at).filter(|value| !value.is_empty());
     let raw_uid = field(columns.uid).ok_or(Reason::MissingField("uid"))?;
     let raw_email = field(columns.email).ok_or(Reason::MissingField("email"))?;
-    let raw_name = columns.name.and_then(cell).unwrap_or("");
+    let raw_name = columns.name(record);
+    let raw_name = raw_name.as_ref();
     for (field, value, max_chars) in [
         ("uid", raw_uid, MAX_UID_CHARS),
         ("email", raw_email, MAX_EMAIL_CHARS),
@@ -373,6 +447,13 @@ fn check_row(
         return Err(Reason::NonAsciiLocalPart);
     }
     let email = AttendeeEmail::parse(raw_email).map_err(|_| Reason::InvalidEmail)?;
+    if rules.typo_check
+        && let Some(domain) = typos::likely_meant(email.domain())
+    {
+        return Err(Reason::LikelyTypo {
+            meant: format!("{}@{domain}", email.local_part()),
+        });
+    }
     let name = AttendeeName::parse(raw_name);
     Ok(Candidate {
         row,
@@ -403,10 +484,7 @@ fn rejected(
         row,
         uid: value(columns.uid, MAX_UID_CHARS).to_lowercase(),
         email: value(columns.email, MAX_EMAIL_CHARS),
-        name: columns
-            .name
-            .map(|at| value(at, MAX_NAME_CHARS))
-            .unwrap_or_default(),
+        name: clip(&without_controls(&columns.name(record)), MAX_NAME_CHARS),
         reason,
     }
 }
@@ -420,6 +498,75 @@ mod tests {
     }
 
     #[test]
+    fn first_and_last_name_columns_make_the_name() {
+        let got = parse(
+            "Email,UID,First Name,Last Name\n\
+             a@example.com,ev1,Ann,Lee\n\
+             b@example.com,ev1,Bob,\n\
+             c@example.com,ev1,,Cho\n\
+             d@example.com,ev1,,\n",
+        )
+        .unwrap();
+        let names: Vec<&str> = got.candidates.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["Ann Lee", "Bob", "Cho", "customer"],
+            "no name at all: the default"
+        );
+        let got = parse("uid,email,given_name,SURNAME\nev1,a@example.com,Ann,Lee\n").unwrap();
+        assert_eq!(got.candidates[0].name.as_str(), "Ann Lee");
+        // A name column wins over split ones.
+        let got = parse("uid,email,name,first name\nev1,a@example.com,Full,First\n").unwrap();
+        assert_eq!(got.candidates[0].name.as_str(), "Full");
+    }
+
+    #[test]
+    fn misspelt_domains_are_rejected_with_a_suggestion_unless_turned_off() {
+        let text = "uid,email\nev1,ann@gmial.com\nev1,bob@hotmial.com\nev1,cy@yahoo.con\n\
+                    ev1,dee@mail.com\n";
+        let got = parse(text).unwrap();
+        assert_eq!(
+            reasons(&got),
+            [
+                (
+                    2,
+                    Reason::LikelyTypo {
+                        meant: "ann@gmail.com".into()
+                    }
+                ),
+                (
+                    3,
+                    Reason::LikelyTypo {
+                        meant: "bob@hotmail.com".into()
+                    }
+                ),
+                (
+                    4,
+                    Reason::LikelyTypo {
+                        meant: "cy@yahoo.com".into()
+                    }
+                ),
+            ]
+        );
+        assert_eq!(
+            got.rejected[0].reason.to_string(),
+            "did you mean ann@gmail.com?"
+        );
+        assert_eq!(
+            got.candidates.len(),
+            1,
+            "mail.com is a provider, not a typo"
+        );
+        let off = ListRules {
+            max_rows: usize::MAX,
+            typo_check: false,
+        };
+        let (got, _) = parse_files([(text, None)], &off);
+        assert_eq!(got.candidates.len(), 4);
+        assert!(got.rejected.is_empty());
+    }
+
+    #[test]
     fn several_files_keep_one_order_and_one_invite_per_pair() {
         let (rows, files) = parse_files(
             [
@@ -430,7 +577,7 @@ mod tests {
                 ("name,address\nX,x@example.com\n", Some("broken.csv")),
                 ("email;uid\nb@example.com;ev1\nc@example.com;ev1\n", None),
             ],
-            usize::MAX,
+            &ListRules::with_max_rows(usize::MAX),
         );
         let invited: Vec<_> = rows
             .candidates

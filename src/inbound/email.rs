@@ -18,8 +18,11 @@ pub struct InboundEmail {
     /// summary that says what was there; empty when a CSV was found.
     pub attachments: Vec<String>,
     /// Every CSV file, in order (whatever the client labelled it, also inside a forwarded
-    /// message).
+    /// message); when there is none, a list pasted into the body, named "the message body".
     pub csvs: Vec<CsvAttachment>,
+    /// The subject asks for a preview (`preview` or `dry run`, as words, any case): check
+    /// everything, send nothing, reply with what would be sent.
+    pub preview: bool,
 }
 
 /// A CSV file found in the email, transfer-decoded to text.
@@ -57,9 +60,23 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, EmailError> {
     let sender = sender_of(&message)?;
     let verdicts = read_verdicts(message.headers_raw());
     let attachments = describe_attachments(&message);
+    let preview = message.subject().is_some_and(asks_for_preview);
+    let mut message = message;
     let mut csvs = Vec::new();
-    collect_csvs(message, &mut csvs);
+    collect_csvs(&mut message, &mut csvs);
+    let body = if csvs.is_empty() {
+        message.body_text(0)
+    } else {
+        None
+    };
+    if let Some(list) = body.as_deref().and_then(list_in_text) {
+        csvs.push(CsvAttachment {
+            file_name: Some(MESSAGE_BODY.to_string()),
+            text: list.to_string(),
+        });
+    }
     Ok(InboundEmail {
+        preview,
         sender,
         verdicts,
         attachments: if csvs.is_empty() {
@@ -69,6 +86,57 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, EmailError> {
         },
         csvs,
     })
+}
+
+/// How the summary names a list pasted into the body.
+pub const MESSAGE_BODY: &str = "the message body";
+
+/// True when a subject asks for a preview: the word `preview`, or the words `dry run`
+/// (`dry-run`, `Dry Run`), in any case. `previewed` or `dryrun` do not count.
+pub fn asks_for_preview(subject: &str) -> bool {
+    let words: Vec<String> = subject
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    words.iter().any(|word| word == "preview")
+        || words
+            .windows(2)
+            .any(|pair| pair[0] == "dry" && pair[1] == "run")
+}
+
+/// A list pasted into a message body: from the first line that names a `uid` and an `email`
+/// column (comma, semicolon or tab separated) to the last line before one with no separator
+/// (a greeting or a signature ends it). `None` when no line is such a header.
+pub fn list_in_text(text: &str) -> Option<&str> {
+    let mut offset = 0;
+    let mut start = None;
+    let mut end = text.len();
+    let mut delimiter = b',';
+    for line in text.split_inclusive('\n') {
+        let content = line.trim();
+        match start {
+            None => {
+                let found = crate::attendees::rows::detect_delimiter(content);
+                let columns: Vec<String> = content
+                    .split(found as char)
+                    .map(|cell| cell.trim().trim_matches('"').trim().to_lowercase())
+                    .collect();
+                let names = |wanted: &[&str]| columns.iter().any(|c| wanted.contains(&c.as_str()));
+                if names(&["uid"]) && names(&["email", "e-mail", "email address"]) {
+                    start = Some(offset);
+                    delimiter = found;
+                }
+            }
+            Some(_) if !content.is_empty() && !content.as_bytes().contains(&delimiter) => {
+                end = offset;
+                break;
+            }
+            Some(_) => {}
+        }
+        offset += line.len();
+    }
+    start.map(|start| &text[start..end])
 }
 
 /// The organizer: the first address of `From:`.
@@ -119,7 +187,7 @@ fn is_csv(part: &MessagePart<'_>) -> bool {
 ///
 /// Each part's body is moved out of the parsed message rather than copied: a large request is
 /// then held once as raw bytes and once as text, never more.
-fn collect_csvs(mut message: Message<'_>, found: &mut Vec<CsvAttachment>) {
+fn collect_csvs(message: &mut Message<'_>, found: &mut Vec<CsvAttachment>) {
     for index in 0..message.parts.len() {
         let forwarded = matches!(message.parts[index].body, PartType::Message(_));
         if !forwarded && !is_csv(&message.parts[index]) {
@@ -130,7 +198,7 @@ fn collect_csvs(mut message: Message<'_>, found: &mut Vec<CsvAttachment>) {
             PartType::Multipart(Vec::new()),
         );
         match body {
-            PartType::Message(inner) => collect_csvs(inner, found),
+            PartType::Message(mut inner) => collect_csvs(&mut inner, found),
             // Part offsets index the whole stored buffer, not `raw_message()`'s slice of it.
             body => found.push(take_csv(&message.parts[index], body, &message.raw_message)),
         }
@@ -215,6 +283,36 @@ pub fn decode_csv_bytes(bytes: Vec<u8>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn preview_is_asked_by_a_word_in_the_subject() {
+        for subject in [
+            "Preview",
+            "guests (preview)",
+            "DRY RUN: offsite",
+            "dry-run list",
+        ] {
+            assert!(asks_for_preview(subject), "{subject}");
+        }
+        for subject in ["Guests", "previewed list", "dryrun", "dry running", ""] {
+            assert!(!asks_for_preview(subject), "{subject}");
+        }
+    }
+
+    #[test]
+    fn a_list_in_the_body_runs_from_its_header_to_the_first_line_without_commas() {
+        let body = "Hi,\n\nplease invite these:\n\nuid,email,name\r\n\
+                    ev1,ann@example.com,Ann\r\n\r\nev1,bob@example.com,Bob\r\n\
+                    Thanks!\n-- \nJane\n";
+        assert_eq!(
+            list_in_text(body),
+            Some("uid,email,name\r\nev1,ann@example.com,Ann\r\n\r\nev1,bob@example.com,Bob\r\n")
+        );
+        let semicolons = "Email; UID\nann@example.com; ev1\n";
+        assert_eq!(list_in_text(semicolons), Some(semicolons));
+        assert_eq!(list_in_text("Hi, see you at the uid event by email"), None);
+        assert_eq!(list_in_text(""), None);
+    }
 
     const CSV_EMAIL: &str = "From: \"Org Anizer\" <Org@Example.com>\r\n\
 To: bulk@calendarsnack.com\r\n\

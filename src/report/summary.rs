@@ -13,6 +13,9 @@ use crate::report::tally::Report;
 /// Subject of every summary, as the original sends it.
 pub const SUBJECT: &str = "calendarsnack.com Bulk Invite Status";
 
+/// Subject of a preview's summary.
+pub const PREVIEW_SUBJECT: &str = "calendarsnack.com Bulk Invite Preview";
+
 /// Rejected rows listed in the body (about a screenful); past this, every rejected row goes in
 /// an attached [`REJECTED_ROWS_FILE`] as well.
 pub const MAX_LISTED_ROWS: usize = 25;
@@ -33,6 +36,8 @@ pub const REJECTED_ROWS_FILE: &str = "rejected-rows.csv";
 /// [`Summary::html`] each render their own way, so the two bodies cannot say different things.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
+    /// The subject line ([`SUBJECT`], or [`PREVIEW_SUBJECT`]).
+    pub subject: &'static str,
     /// The body, in order.
     pub blocks: Vec<Block>,
     /// [`REJECTED_ROWS_FILE`], when there are more rejected rows than the body lists.
@@ -63,6 +68,7 @@ pub enum Block {
 impl Summary {
     fn new(blocks: Vec<Block>) -> Self {
         Self {
+            subject: SUBJECT,
             blocks,
             rejected_rows_csv: None,
         }
@@ -174,33 +180,44 @@ pub fn escape_html(text: &str) -> String {
 /// Summary of a processed request: per uid the invites sent and the rows not sent, then the
 /// rows not sent with their reasons.
 pub fn for_report(report: &Report) -> Summary {
-    let mut blocks = vec![Block::Paragraph(
-        "Your bulk invite request has been processed.".into(),
-    )];
+    // A preview says what would happen; only a real send has the contract lines.
+    let (sent, not_sent) = if report.preview {
+        ("invites would be sent", "would not be sent.")
+    } else {
+        ("invites sent", "not sent.")
+    };
+    let mut blocks = vec![Block::Paragraph(if report.preview {
+        "Preview: nothing was sent. This is what your list would do; send it again without \
+         \"preview\" in the subject to invite these attendees."
+            .into()
+    } else {
+        "Your bulk invite request has been processed.".into()
+    })];
     let mut lines = Vec::new();
     for (uid, tally) in report.by_uid.iter().take(MAX_LISTED_UIDS) {
         let label = uid_label(uid);
         if tally.sent > 0 {
-            lines.push(format!("{label}: {} invites sent", tally.sent));
+            lines.push(format!("{label}: {} {sent}", tally.sent));
         }
         if tally.not_sent > 0 {
-            lines.push(format!("{label}: {} not sent.", tally.not_sent));
+            lines.push(format!("{label}: {} {not_sent}", tally.not_sent));
         }
     }
     if report.by_uid.len() > MAX_LISTED_UIDS {
         let rest = report.by_uid.values().skip(MAX_LISTED_UIDS);
-        let (count, sent, not_sent) = rest.fold((0, 0, 0), |(c, s, n), t| {
+        let (count, sent_n, not_sent_n) = rest.fold((0, 0, 0), |(c, s, n), t| {
             (c + 1, s + t.sent, n + t.not_sent)
         });
         lines.push(format!(
-            "... and {count} more uids: {sent} invites sent, {not_sent} not sent."
+            "... and {count} more uids: {} {sent}, {} {not_sent}",
+            sent_n, not_sent_n
         ));
     }
     if !lines.is_empty() {
         blocks.push(Block::Lines(lines));
     }
     blocks.push(Block::Paragraph(format!(
-        "Total: {} invites sent, {} not sent.",
+        "Total: {} {sent}, {} {not_sent}",
         report.sent(),
         report.not_sent()
     )));
@@ -277,6 +294,11 @@ pub fn for_report(report: &Report) -> Summary {
         )));
     }
     Summary {
+        subject: if report.preview {
+            PREVIEW_SUBJECT
+        } else {
+            SUBJECT
+        },
         blocks,
         rejected_rows_csv,
     }
@@ -395,7 +417,7 @@ pub fn to_mime(summary: &Summary, from: &Mailbox, to: &SenderEmail) -> Vec<u8> {
     let mut message = MessageBuilder::new()
         .from(from)
         .to(to.as_str())
-        .subject(SUBJECT)
+        .subject(summary.subject)
         .text_body(summary.text())
         .html_body(summary.html());
     if let Some(csv) = &summary.rejected_rows_csv {

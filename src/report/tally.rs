@@ -24,6 +24,8 @@ pub struct Report {
     pub files: Vec<FileOutcome>,
     /// Rows past `MAX_ROWS`, not read.
     pub over_limit: OverLimit,
+    /// A preview: nothing was published; "sent" means "would be sent".
+    pub preview: bool,
 }
 
 impl Report {
@@ -45,6 +47,7 @@ impl Report {
             rejected,
             files: Vec::new(),
             over_limit: OverLimit::default(),
+            preview: false,
         }
     }
 

@@ -7,6 +7,8 @@
 //! - `scale`: batched, bounded AWS calls (issue 3)
 //! - `failures`: nothing lost: environment faults, long requests, the dead-letter queue (issue 8)
 //! - `security`: sender authenticity and injection-proof attendee data (issue 10)
+//! - `organizers`: what organizers send and get back: previews, pasted lists, typo hints,
+//!   split names, spreadsheets, a readable summary (issue 12)
 //! - `properties`: arbitrary input never panics and ends in a classified result
 //! - `startup`: the binary's cold start
 
@@ -14,6 +16,7 @@ mod common;
 
 mod delivery;
 mod failures;
+mod organizers;
 mod pipeline;
 mod properties;
 mod samples;

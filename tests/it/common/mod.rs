@@ -257,9 +257,14 @@ impl Fixture {
     /// Uploads an email with `csv` attached as `text/csv` from this fixture's organizer, and
     /// runs the handler on its notification.
     pub async fn run_csv(&self, csv: &str) -> SqsBatchResponse {
+        self.run_email(email_with_csv(&self.sender, csv.as_bytes()))
+            .await
+    }
+
+    /// Uploads `raw` as a stored email and runs the handler on its notification.
+    pub async fn run_email(&self, raw: Vec<u8>) -> SqsBatchResponse {
         let key = format!("bulk_event_invites_email/{}", unique("req"));
-        self.put_email(&key, email_with_csv(&self.sender, csv.as_bytes()))
-            .await;
+        self.put_email(&key, raw).await;
         self.invoke(sqs_event(&[sns_wrapped(&s3_event(
             &self.bucket,
             &encode_key(&key),
