@@ -15,6 +15,7 @@ use crate::app::App;
 use crate::attendees::domain::SenderEmail;
 use crate::attendees::outcome::FileOutcome;
 use crate::attendees::rows::{self, Attendees, ListRules};
+use crate::attendees::sheets;
 use crate::continuation::Attempt;
 use crate::deadline::{Deadline, FALLBACK_BUDGET, LAST_CALL_SLACK};
 use crate::decision::plan::{self, Lookups};
@@ -22,7 +23,7 @@ use crate::delivery::Delivery;
 use crate::emf::{self, RequestMetrics, RequestOutcome};
 use crate::error::ProcessError;
 use crate::inbound::authenticity;
-use crate::inbound::email::{self, CsvAttachment, EmailError, InboundEmail};
+use crate::inbound::email::{self, CsvAttachment, EmailError, InboundEmail, SpreadsheetAttachment};
 use crate::inbound::notification::ObjectRef;
 use crate::ledger::state::{Checkpoint, Claim, LedgerKey};
 use crate::ledger::store::HeldItem;
@@ -260,6 +261,7 @@ async fn process_claimed(
         sender,
         attachments,
         csvs,
+        spreadsheets,
         preview,
         ..
     } = message;
@@ -268,7 +270,7 @@ async fn process_claimed(
         max_rows: app.config.limits.max_rows,
         typo_check: app.config.typo_check,
     };
-    let (rows, files) = match read_lists(csvs, &attachments, &rules) {
+    let (rows, files) = match read_lists(csvs, spreadsheets, &attachments, &rules) {
         Ok(read) => read,
         Err(help) => {
             let margin = app.config.limits.deadline_margin;
@@ -291,9 +293,11 @@ async fn process_claimed(
     let mut report = plan.into_report(&failures);
     report.over_limit = over_limit;
     report.preview = preview;
-    // Files are named when there is more than one, one failed, or the list was not a file.
-    let from_body = files.iter().any(|file| file.name == email::MESSAGE_BODY);
-    if files.len() > 1 || from_body || files.iter().any(|file| file.error.is_some()) {
+    // Lists are named when there is more than one, one failed, or one was not a CSV file.
+    let named = |file: &FileOutcome| {
+        file.name == email::MESSAGE_BODY || file.name.contains(sheets::SHEET_MARK)
+    };
+    if files.len() > 1 || files.iter().any(|file| named(file) || file.error.is_some()) {
         report.files = files;
     }
     let (sent, not_sent) = (report.sent(), report.not_sent());
@@ -330,15 +334,35 @@ async fn process_claimed(
 /// can use.
 fn read_lists(
     csvs: Vec<CsvAttachment>,
+    spreadsheets: Vec<SpreadsheetAttachment>,
     attachments: &[String],
     rules: &ListRules,
 ) -> Result<(Attendees, Vec<FileOutcome>), Summary> {
-    let (rows, files) = rows::parse_files(
-        csvs.iter()
-            .map(|csv| (csv.text.as_str(), csv.file_name.as_deref())),
+    // CSV files first, then each spreadsheet's sheets, each in the order attached.
+    let mut lists: Vec<(Option<String>, String)> = csvs
+        .into_iter()
+        .map(|csv| (csv.file_name, csv.text))
+        .collect();
+    let mut unreadable = Vec::new();
+    for sheet in spreadsheets {
+        let name = sheet.file_name.unwrap_or_else(|| "spreadsheet".to_string());
+        match sheets::read(&sheet.bytes, &name, sheet.kind) {
+            Ok(read) => lists.extend(read.into_iter().map(|list| (Some(list.name), list.text))),
+            Err(err) => unreadable.push(FileOutcome {
+                name,
+                rows: 0,
+                error: Some(err.to_string()),
+            }),
+        }
+    }
+    let (rows, mut files) = rows::parse_files(
+        lists
+            .iter()
+            .map(|(name, text)| (text.as_str(), name.as_deref())),
         rules,
     );
-    drop(csvs);
+    drop(lists);
+    files.extend(unreadable);
     match files.iter().find_map(|file| file.error.as_ref()) {
         _ if files.is_empty() => Err(summary::for_missing_csv(attachments)),
         Some(error) if files.iter().all(|file| file.error.is_some()) => {

@@ -3,11 +3,13 @@
 //! [`records`] splits the text into bounded records; [`rows`] applies the header and per-row
 //! rules; [`outcome`] says where a row is and why it was not sent; [`domain`] holds the types that can only contain valid values (`SenderEmail`,
 //! `AttendeeEmail`, `EventUid`); [`cells`] cleans what a cell may carry (control characters,
-//! spreadsheet formulas); [`typos`] spots misspelt domains. All of it is pure.
+//! spreadsheet formulas); [`typos`] spots misspelt domains; [`sheets`] reads `.xlsx` and `.ods`
+//! workbooks into list text within a memory bound. All of it is pure.
 
 pub mod cells;
 pub mod domain;
 pub mod outcome;
 pub mod records;
 pub mod rows;
+pub mod sheets;
 pub mod typos;

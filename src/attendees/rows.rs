@@ -130,6 +130,15 @@ fn column_name(header: &str) -> String {
     }
 }
 
+/// The delimiter of `line` when it is a list's header (it names a `uid` and an `email` column,
+/// as [`parse`] reads headers); `None` for any other line.
+pub fn names_list_columns(line: &str) -> Option<u8> {
+    let delimiter = detect_delimiter(line);
+    let names: Vec<String> = line.split(delimiter as char).map(column_name).collect();
+    let has = |wanted: &str| names.iter().any(|name| name == wanted);
+    (has("uid") && has("email")).then_some(delimiter)
+}
+
 impl Columns {
     fn find(header: &Record<'_>) -> Result<Self, CsvError> {
         let names: Vec<String> = header.iter().map(column_name).collect();

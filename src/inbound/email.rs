@@ -5,6 +5,7 @@ use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{Encoding, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
 use crate::attendees::domain::{InvalidEmail, SenderEmail};
+use crate::attendees::sheets::SheetKind;
 use crate::inbound::authenticity::{Verdicts, read_verdicts};
 
 /// What the function needs from an inbound email.
@@ -20,6 +21,9 @@ pub struct InboundEmail {
     /// Every CSV file, in order (whatever the client labelled it, also inside a forwarded
     /// message); when there is none, a list pasted into the body, named "the message body".
     pub csvs: Vec<CsvAttachment>,
+    /// Every spreadsheet attached (`.xlsx`, `.ods`; `.xls` and `.xlsb` to be refused), in
+    /// order, undecoded: [`crate::attendees::sheets`] reads them.
+    pub spreadsheets: Vec<SpreadsheetAttachment>,
     /// The subject asks for a preview (`preview` or `dry run`, as words, any case): check
     /// everything, send nothing, reply with what would be sent.
     pub preview: bool,
@@ -32,6 +36,17 @@ pub struct CsvAttachment {
     pub file_name: Option<String>,
     /// The file's text.
     pub text: String,
+}
+
+/// A spreadsheet found in the email, transfer-decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpreadsheetAttachment {
+    /// The file name the client gave it, if any.
+    pub file_name: Option<String>,
+    /// Its format.
+    pub kind: SheetKind,
+    /// The file.
+    pub bytes: Vec<u8>,
 }
 
 /// Why the object is not an email the function can act on. Always permanent.
@@ -63,8 +78,10 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, EmailError> {
     let preview = message.subject().is_some_and(asks_for_preview);
     let mut message = message;
     let mut csvs = Vec::new();
-    collect_csvs(&mut message, &mut csvs);
-    let body = if csvs.is_empty() {
+    let mut spreadsheets = Vec::new();
+    collect_lists(&mut message, &mut csvs, &mut spreadsheets);
+    let found_files = !(csvs.is_empty() && spreadsheets.is_empty());
+    let body = if !found_files {
         message.body_text(0)
     } else {
         None
@@ -79,12 +96,13 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, EmailError> {
         preview,
         sender,
         verdicts,
-        attachments: if csvs.is_empty() {
+        attachments: if csvs.is_empty() && spreadsheets.is_empty() {
             attachments
         } else {
             Vec::new()
         },
         csvs,
+        spreadsheets,
     })
 }
 
@@ -117,13 +135,7 @@ pub fn list_in_text(text: &str) -> Option<&str> {
         let content = line.trim();
         match start {
             None => {
-                let found = crate::attendees::rows::detect_delimiter(content);
-                let columns: Vec<String> = content
-                    .split(found as char)
-                    .map(|cell| cell.trim().trim_matches('"').trim().to_lowercase())
-                    .collect();
-                let names = |wanted: &[&str]| columns.iter().any(|c| wanted.contains(&c.as_str()));
-                if names(&["uid"]) && names(&["email", "e-mail", "email address"]) {
+                if let Some(found) = crate::attendees::rows::names_list_columns(content) {
                     start = Some(offset);
                     delimiter = found;
                 }
@@ -183,24 +195,52 @@ fn is_csv(part: &MessagePart<'_>) -> bool {
     })
 }
 
-/// Every CSV part in document order, looking inside forwarded messages too.
+/// The spreadsheet format of a leaf part, by its file name or content type.
+fn spreadsheet_kind(part: &MessagePart<'_>) -> Option<SheetKind> {
+    if matches!(part.body, PartType::Multipart(_) | PartType::Message(_)) {
+        return None;
+    }
+    let subtype = part
+        .content_type()
+        .and_then(|ct| ct.subtype())
+        .unwrap_or_default();
+    SheetKind::of(part.attachment_name(), subtype)
+}
+
+/// Every CSV and spreadsheet part in document order, looking inside forwarded messages too.
 ///
 /// Each part's body is moved out of the parsed message rather than copied: a large request is
 /// then held once as raw bytes and once as text, never more.
-fn collect_csvs(message: &mut Message<'_>, found: &mut Vec<CsvAttachment>) {
+fn collect_lists(
+    message: &mut Message<'_>,
+    csvs: &mut Vec<CsvAttachment>,
+    spreadsheets: &mut Vec<SpreadsheetAttachment>,
+) {
     for index in 0..message.parts.len() {
-        let forwarded = matches!(message.parts[index].body, PartType::Message(_));
-        if !forwarded && !is_csv(&message.parts[index]) {
+        let part = &message.parts[index];
+        let forwarded = matches!(part.body, PartType::Message(_));
+        let sheet = spreadsheet_kind(part);
+        if !forwarded && sheet.is_none() && !is_csv(part) {
             continue;
         }
         let body = std::mem::replace(
             &mut message.parts[index].body,
             PartType::Multipart(Vec::new()),
         );
-        match body {
-            PartType::Message(mut inner) => collect_csvs(&mut inner, found),
+        let part = &message.parts[index];
+        match (body, sheet) {
+            (PartType::Message(mut inner), _) => collect_lists(&mut inner, csvs, spreadsheets),
+            (body, Some(kind)) => spreadsheets.push(SpreadsheetAttachment {
+                file_name: part.attachment_name().map(str::to_string),
+                kind,
+                bytes: match body {
+                    PartType::Binary(bytes) | PartType::InlineBinary(bytes) => bytes.into_owned(),
+                    PartType::Text(text) | PartType::Html(text) => text.into_owned().into_bytes(),
+                    PartType::Message(_) | PartType::Multipart(_) => Vec::new(),
+                },
+            }),
             // Part offsets index the whole stored buffer, not `raw_message()`'s slice of it.
-            body => found.push(take_csv(&message.parts[index], body, &message.raw_message)),
+            (body, None) => csvs.push(take_csv(part, body, &message.raw_message)),
         }
     }
 }
@@ -400,19 +440,31 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
 
     #[test]
     fn excel_workbooks_and_other_files_are_not_csv() {
-        for (headers, found) in [
+        let pdf = "Content-Type: application/pdf; name=\"agenda.pdf\"\r\nContent-Transfer-Encoding: base64";
+        let email = parse(&email_with_part(pdf, &base64(b"x"))).unwrap();
+        assert_eq!(email.csvs, vec![]);
+        assert_eq!(email.spreadsheets, vec![]);
+        assert_eq!(email.attachments, ["agenda.pdf (application/pdf)"]);
+
+        for (headers, kind) in [
             (
                 "Content-Type: application/vnd.ms-excel; name=\"list.xls\"\r\nContent-Transfer-Encoding: base64",
-                "list.xls (application/vnd.ms-excel)",
+                SheetKind::Unsupported,
             ),
             (
-                "Content-Type: application/pdf; name=\"agenda.pdf\"\r\nContent-Transfer-Encoding: base64",
-                "agenda.pdf (application/pdf)",
+                "Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet; name=\"guests.xlsx\"\r\nContent-Transfer-Encoding: base64",
+                SheetKind::Xlsx,
+            ),
+            (
+                "Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"guests.ods\"\r\nContent-Transfer-Encoding: base64",
+                SheetKind::Ods,
             ),
         ] {
-            let email = parse(&email_with_part(headers, &base64(b"x"))).unwrap();
+            let email = parse(&email_with_part(headers, &base64(b"PK"))).unwrap();
             assert_eq!(email.csvs, vec![], "{headers}");
-            assert_eq!(email.attachments, [found]);
+            let kinds: Vec<SheetKind> = email.spreadsheets.iter().map(|s| s.kind).collect();
+            assert_eq!(kinds, [kind], "{headers}");
+            assert_eq!(email.spreadsheets[0].bytes, b"PK");
         }
     }
 

@@ -56,14 +56,14 @@ impl Report {
         self.by_uid.values().map(|t| t.sent).sum()
     }
 
-    /// How to name a row to the organizer: `row 7`, or `guests.csv row 7` when the request
-    /// had several files.
+    /// How to name a row to the organizer: `row 7`, or `guests.csv, row 7` when the report
+    /// names its lists (several files, a spreadsheet's sheet, the message body).
     pub fn row_label(&self, row: RowPosition) -> String {
         let line = row.line;
         match self.files.get(row.file as usize) {
-            Some(file) if self.files.len() > 1 => {
+            Some(file) => {
                 format!(
-                    "{} row {line}",
+                    "{}, row {line}",
                     crate::attendees::cells::without_controls(&file.name)
                 )
             }

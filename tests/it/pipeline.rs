@@ -638,8 +638,8 @@ async fn every_csv_attachment_is_processed_and_named() {
     let text = summary_text(&f);
     for line in [
         "Files:\n  team.csv: 2 rows\n  partners.csv: 3 rows\n  notes.csv: the CSV header has no uid or email column\n",
-        "  partners.csv row 2, team-offsite, bob@example.com: duplicate of team.csv row 3\n",
-        "  partners.csv row 3, team-offsite, not-an-email: invalid email\n",
+        "  partners.csv, row 2, team-offsite, bob@example.com: duplicate of team.csv, row 3\n",
+        "  partners.csv, row 3, team-offsite, not-an-email: invalid email\n",
         "Total: 3 invites sent, 2 not sent.",
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
