@@ -417,6 +417,73 @@ mod tests {
         );
     }
 
+    /// A zip of `entries`, deflated.
+    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, bytes) in entries {
+            zip.start_file(*name, options).unwrap();
+            zip.write_all(bytes).unwrap();
+        }
+        zip.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn a_zip_bomb_is_refused_before_anything_is_built() {
+        // 65 MB of zeros deflate to about 64 KB.
+        let zeros = vec![b'0'; 65 * 1024 * 1024];
+        let bomb = zip_of(&[("xl/sharedStrings.xml", &zeros)]);
+        assert!(bomb.len() < 1024 * 1024, "{}", bomb.len());
+        for kind in [SheetKind::Xlsx, SheetKind::Ods] {
+            assert_eq!(
+                read(&bomb, "bomb", kind),
+                Err(SheetError::TooLarge("more than 64 MB of data inside"))
+            );
+        }
+    }
+
+    fn ods_content(rows: &str) -> Vec<u8> {
+        format!(
+            "<?xml version=\"1.0\"?><office:document-content \
+             xmlns:office=\"urn:oasis:names:tc:opendocument:xmlns:office:1.0\" \
+             xmlns:table=\"urn:oasis:names:tc:opendocument:xmlns:table:1.0\" \
+             xmlns:text=\"urn:oasis:names:tc:opendocument:xmlns:text:1.0\"><office:body>\
+             <office:spreadsheet><table:table table:name=\"S\">{rows}</table:table>\
+             </office:spreadsheet></office:body></office:document-content>"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn an_ods_whose_repeats_make_millions_of_cells_is_refused() {
+        let cell =
+            "<table:table-cell office:value-type=\"string\"><text:p>x</text:p></table:table-cell>";
+        let far = format!(
+            "<table:table-row>{cell}</table:table-row>\
+             <table:table-row table:number-rows-repeated=\"1048000\"><table:table-cell/></table:table-row>\
+             <table:table-row><table:table-cell table:number-columns-repeated=\"3\"/>{cell}</table:table-row>"
+        );
+        let wide = format!(
+            "<table:table-row table:number-rows-repeated=\"1000\">\
+             <table:table-cell office:value-type=\"string\" table:number-columns-repeated=\"16384\">\
+             <text:p>x</text:p></table:table-cell></table:table-row>"
+        );
+        for rows in [far, wide] {
+            let ods = zip_of(&[("content.xml", &ods_content(&rows))]);
+            assert_eq!(
+                check_ods_area(&ods),
+                Err(SheetError::TooLarge("more than 1,000,000 cells in use"))
+            );
+        }
+        let small = format!(
+            "<table:table-row table:number-rows-repeated=\"5\">{cell}{cell}</table:table-row>"
+        );
+        let ods = zip_of(&[("content.xml", &ods_content(&small))]);
+        assert_eq!(check_ods_area(&ods), Ok(()));
+    }
+
     #[test]
     fn numbers_and_dates_read_as_typed() {
         assert_eq!(float_text(12345.0), "12345");

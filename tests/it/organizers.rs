@@ -172,3 +172,137 @@ async fn a_preview_checks_everything_sends_nothing_and_the_real_send_still_works
             .contains("team-offsite: 1 invites sent")
     );
 }
+
+/// An email from `from` with one attachment, base64-encoded, as SES stores it.
+fn email_with_attachment(from: &str, file_name: &str, content_type: &str, bytes: &[u8]) -> Vec<u8> {
+    let encoded = aws_smithy_types::base64::encode(bytes);
+    let lines: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "{}From: <{from}>\r\nTo: bulk@calendarsnack.com\r\nSubject: guests\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: text/plain\r\n\r\nThe list is attached.\r\n\
+         --b1\r\nContent-Type: {content_type}; name=\"{file_name}\"\r\n\
+         Content-Disposition: attachment; filename=\"{file_name}\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b1--\r\n",
+        ses_headers(from),
+        lines.join("\r\n")
+    )
+    .into_bytes()
+}
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+const ODS: &str = "application/vnd.oasis.opendocument.spreadsheet";
+
+/// The list every spreadsheet fixture holds: sheet "Guests" (a uid typed as a date, a uid typed
+/// as a number, an empty row, a bad address, a misspelt domain), sheet "Notes" (no list), sheet
+/// "More" (one more row). Runs it and checks what landed.
+async fn run_guests_workbook(name: &str, file_name: &str, content_type: &str, bytes: &[u8]) {
+    let f = Fixture::new(name).await;
+    for uid in ["2026-05-01", "12345", EVENT] {
+        f.seed_event(uid, &f.sender).await;
+    }
+    let raw = email_with_attachment(&f.sender, file_name, content_type, bytes);
+    assert!(failed_ids(&f.run_email(raw).await).is_empty());
+    let (text, html) = bodies(&one_email(&f));
+    assert_eq!(
+        invited(&f.published()),
+        [
+            ("12345".to_string(), "bob@example.com".to_string()),
+            ("2026-05-01".to_string(), "ann@example.com".to_string()),
+            (EVENT.to_string(), "dee@example.com".to_string()),
+        ],
+        "{text}"
+    );
+    let names: Vec<String> = f
+        .published()
+        .iter()
+        .map(|m| inner(m)["request"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(names.contains(&"Ann".to_string()), "{names:?}");
+    for line in [
+        format!("{file_name}, sheet \"Guests\": 4 rows"),
+        format!("{file_name}, sheet \"More\": 1 rows"),
+        format!("{file_name}, sheet \"Guests\", row 5, 2026-05-01, not-an-address: invalid email"),
+        format!(
+            "{file_name}, sheet \"Guests\", row 6, team-offsite, cy@gmial.com: did you mean cy@gmail.com?"
+        ),
+    ] {
+        assert!(text.contains(&line), "{line:?} in\n{text}");
+    }
+    assert!(
+        !text.contains("Notes"),
+        "a sheet without a list is not read:\n{text}"
+    );
+    assert!(html.contains("sheet &quot;Guests&quot;"), "{html}");
+}
+
+#[tokio::test]
+async fn an_ods_from_libreoffice_is_read_sheet_by_sheet() {
+    let bytes = std::fs::read("tests/fixtures/sheets/guests-libreoffice.ods").unwrap();
+    run_guests_workbook("ods", "guests.ods", ODS, &bytes).await;
+}
+
+#[tokio::test]
+async fn an_xlsx_from_libreoffice_is_read_sheet_by_sheet() {
+    let bytes = std::fs::read("tests/fixtures/sheets/guests-libreoffice.xlsx").unwrap();
+    run_guests_workbook("xlsx-lo", "guests.xlsx", XLSX, &bytes).await;
+}
+
+#[tokio::test]
+async fn an_xlsx_written_as_excel_writes_it_is_read_sheet_by_sheet() {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let mut workbook = Workbook::new();
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    let guests = workbook.add_worksheet().set_name("Guests").unwrap();
+    for (column, header) in ["uid", "email", "name"].into_iter().enumerate() {
+        guests.write_string(0, column as u16, header).unwrap();
+    }
+    let may_first = ExcelDateTime::from_ymd(2026, 5, 1).unwrap();
+    guests
+        .write_datetime_with_format(1, 0, &may_first, &date)
+        .unwrap();
+    guests.write_string(1, 1, "ann@example.com").unwrap();
+    guests.write_string(1, 2, "Ann").unwrap();
+    guests.write_number(3, 0, 12345).unwrap();
+    guests.write_string(3, 1, "bob@example.com").unwrap();
+    guests.write_string(3, 2, "Bob").unwrap();
+    guests.write_string(4, 0, "2026-05-01").unwrap();
+    guests.write_string(4, 1, "not-an-address").unwrap();
+    guests.write_string(4, 2, "Bad").unwrap();
+    guests.write_string(5, 0, EVENT).unwrap();
+    guests.write_string(5, 1, "cy@gmial.com").unwrap();
+    guests.write_string(5, 2, "Cy").unwrap();
+    let notes = workbook.add_worksheet().set_name("Notes").unwrap();
+    notes
+        .write_string(0, 0, "Remember to invite the partners")
+        .unwrap();
+    let more = workbook.add_worksheet().set_name("More").unwrap();
+    more.write_string(0, 0, "uid").unwrap();
+    more.write_string(0, 1, "email").unwrap();
+    more.write_string(1, 0, EVENT).unwrap();
+    more.write_string(1, 1, "dee@example.com").unwrap();
+    let bytes = workbook.save_to_buffer().unwrap();
+    run_guests_workbook("xlsx-excel", "guests.xlsx", XLSX, &bytes).await;
+}
+
+#[tokio::test]
+async fn an_old_xls_workbook_gets_a_clear_answer() {
+    let f = fixture("xls").await;
+    let raw = email_with_attachment(
+        &f.sender,
+        "guests.xls",
+        "application/vnd.ms-excel",
+        b"\xD0\xCF\x11\xE0 not really",
+    );
+    assert!(failed_ids(&f.run_email(raw).await).is_empty());
+    assert!(f.published().is_empty());
+    let (text, _) = bodies(&one_email(&f));
+    assert!(
+        text.contains("this spreadsheet format is not read: save it as .xlsx, .ods or .csv"),
+        "{text}"
+    );
+}
