@@ -465,11 +465,10 @@ mod tests {
              <table:table-row table:number-rows-repeated=\"1048000\"><table:table-cell/></table:table-row>\
              <table:table-row><table:table-cell table:number-columns-repeated=\"3\"/>{cell}</table:table-row>"
         );
-        let wide = format!(
-            "<table:table-row table:number-rows-repeated=\"1000\">\
+        let wide = "<table:table-row table:number-rows-repeated=\"1000\">\
              <table:table-cell office:value-type=\"string\" table:number-columns-repeated=\"16384\">\
              <text:p>x</text:p></table:table-cell></table:table-row>"
-        );
+            .to_string();
         for rows in [far, wide] {
             let ods = zip_of(&[("content.xml", &ods_content(&rows))]);
             assert_eq!(
