@@ -13,6 +13,8 @@ Run through `make bench` (scripts/bench.sh), which starts moto with recording en
 
 import argparse
 import base64
+import io
+import zipfile
 import collections
 import json
 import math
@@ -233,9 +235,93 @@ def memory_case(name):
     raise ValueError(name)
 
 
+def xlsx_bytes(sheet_rows_xml, shared_strings_xml=None):
+    """A minimal .xlsx (one sheet "Guests") around `sheet_rows_xml`, the <sheetData> content."""
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    files = {
+        "[Content_Types].xml": (
+            '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+            "</Types>"
+        ),
+        "_rels/.rels": (
+            '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<?xml version="1.0"?><workbook {ns} xmlns:r="{rel}"><sheets>'
+            '<sheet name="Guests" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
+            + (f'<Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/>'
+               if shared_strings_xml else "")
+            + "</Relationships>"
+        ),
+        "xl/worksheets/sheet1.xml": f'<?xml version="1.0"?><worksheet {ns}><sheetData>{sheet_rows_xml}</sheetData></worksheet>',
+    }
+    if shared_strings_xml:
+        files["xl/sharedStrings.xml"] = f'<?xml version="1.0"?><sst {ns}>{shared_strings_xml}</sst>'
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return out.getvalue()
+
+
+def spreadsheet_case(name):
+    """Spreadsheet bombs (issue 12), each within MAX_OBJECT_BYTES on the wire:
+
+    - sheet-empty-rows: a header, then 900,000 empty rows (a 64 MB sheet inside a 7 MB zip,
+      just under the XML limit), then one attendee: read, within the text budget.
+    - sheet-shared-strings: a million distinct shared strings (60 MB of XML inside): read.
+    - sheet-zip-bomb: 300 MB of XML inside a zip of about 300 KB: refused after 64 MB.
+    """
+    header = ('<row r="1"><c r="A1" t="inlineStr"><is><t>uid</t></is></c>'
+              '<c r="B1" t="inlineStr"><is><t>email</t></is></c></row>')
+    if name == "sheet-empty-rows":
+        empty = "".join(f'<row r="{r}"><c r="A{r}" t="inlineStr"><is><t></t></is></c></row>'
+                        for r in range(2, 900_002))
+        last = (f'<row r="900002"><c r="A900002" t="inlineStr"><is><t>{EVENTS[0]}</t></is></c>'
+                '<c r="B900002" t="inlineStr"><is><t>last@example.com</t></is></c></row>')
+        return xlsx_bytes(header + empty + last)
+    if name == "sheet-shared-strings":
+        strings = "".join(f"<si><t>string number {i:010d} of a large table</t></si>" for i in range(1_000_000))
+        rows = header + (f'<row r="2"><c r="A2" t="inlineStr"><is><t>{EVENTS[0]}</t></is></c>'
+                         '<c r="B2" t="s"><v>7</v></c></row>')
+        return xlsx_bytes(rows, strings)
+    if name == "sheet-zip-bomb":
+        return xlsx_bytes(header + "<!--" + "0" * 300_000_000 + "-->")
+    raise ValueError(name)
+
+
+def email_with_attachment(file_name, content_type, data):
+    encoded = base64.encodebytes(data).decode().replace("\n", "\r\n")
+    return (
+        "X-SES-Spam-Verdict: PASS\r\nX-SES-Virus-Verdict: PASS\r\n"
+        "Authentication-Results: amazonses.com;\r\n spf=pass smtp.mailfrom=organizer@example.com;\r\n"
+        " dkim=pass header.i=@example.com;\r\n dmarc=pass header.from=example.com;\r\n"
+        f"X-SES-RECEIPT: AEFBQUFB\r\nFrom: {ORGANIZER}\r\n"
+        "To: bulk@calendarsnack.com\r\nSubject: bench\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nlist\r\n'
+        f'--b\r\nContent-Type: {content_type}; name="{file_name}"\r\n'
+        f'Content-Disposition: attachment; filename="{file_name}"\r\n'
+        f"Content-Transfer-Encoding: base64\r\n\r\n{encoded}--b--\r\n"
+    ).encode()
+
+
 def run_memory(name):
-    csv_text = memory_case(name)
-    raw = email_bytes(csv_text)
+    if name.startswith("sheet-"):
+        raw = email_with_attachment(
+            "guests.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            spreadsheet_case(name))
+    else:
+        raw = email_bytes(memory_case(name))
     key = f"bulk_event_invites_email/memory-{name}"
     topic_arn = set_up([], raw, key)
     wall, rss = invoke_binary(key, topic_arn, f"memory {name}")
@@ -272,7 +358,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--cold-starts", type=int, default=20)
-    parser.add_argument("--memory", default="rows,giant-cell",
+    parser.add_argument("--memory", default="rows,giant-cell,sheet-empty-rows,sheet-shared-strings,sheet-zip-bomb",
                         help="memory-bound cases (issue 8); the bound is half of the template's 512 MB")
     parser.add_argument("--out", default=str(ROOT / ".tmp" / "bench" / "results.json"))
     args = parser.parse_args()

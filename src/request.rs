@@ -293,6 +293,13 @@ async fn process_claimed(
     let mut report = plan.into_report(&failures);
     report.over_limit = over_limit;
     report.preview = preview;
+    // Only the organizer's own events: another organizer's event title is not theirs to read.
+    report.events = lookups
+        .events
+        .iter()
+        .filter(|(_, event)| event.is_owned_by(sender.as_str()))
+        .map(|(uid, event)| (uid.to_string(), event.info.clone()))
+        .collect();
     // Lists are named when there is more than one, one failed, or one was not a CSV file.
     let named = |file: &FileOutcome| {
         file.name == email::MESSAGE_BODY || file.name.contains(sheets::SHEET_MARK)

@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
 use crate::attendees::rows::Candidate;
+use crate::report::tally::EventInfo;
 
 /// `origin` of every bulk invite.
 pub const ORIGIN: &str = "bulk";
@@ -28,6 +29,8 @@ pub struct EventRecord {
     pub mailto: Option<String>,
     /// The whole item flattened to JSON, serialized once and embedded in every message.
     pub json: Box<RawValue>,
+    /// What the organizer's summary shows of the event.
+    pub info: EventInfo,
 }
 
 impl EventRecord {
@@ -43,7 +46,24 @@ impl EventRecord {
             .collect();
         let json =
             serde_json::value::to_raw_value(&flat).expect("a map of JSON values always serializes");
-        Self { mailto, json }
+        let text = |name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_s().ok())
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+        };
+        let info = EventInfo {
+            title: text("summary"),
+            starts_at: item
+                .get("dtstart")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<f64>().ok())
+                .map(|n| n as i64),
+            timezone: text("timezone")
+                .or_else(|| text("tzid"))
+                .or_else(|| text("tz")),
+        };
+        Self { mailto, json, info }
     }
 
     /// True when the event's `mailto` is this organizer (compared case-insensitively).

@@ -6,9 +6,10 @@ use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address;
 
 use crate::attendees::domain::SenderEmail;
+use crate::attendees::outcome::RejectedRow;
 use crate::attendees::rows::EXPECTED_HEADER;
 use crate::config::Mailbox;
-use crate::report::tally::Report;
+use crate::report::tally::{EventInfo, Report};
 
 /// Subject of every summary, as the original sends it.
 pub const SUBJECT: &str = "calendarsnack.com Bulk Invite Status";
@@ -63,6 +64,13 @@ pub enum Block {
     },
     /// Text shown as is (an example file).
     Preformatted(String),
+    /// One event: its title and start, then its lines (the contract lines).
+    Event {
+        /// Title and start, when the event was found.
+        heading: Option<String>,
+        /// `<uid>: <n> invites sent`, `<uid>: <m> not sent.`
+        lines: Vec<String>,
+    },
 }
 
 impl Summary {
@@ -107,53 +115,149 @@ impl Summary {
                 Block::Preformatted(text) => {
                     let _ = writeln!(out, "{}", text.trim_end());
                 }
+                Block::Event { heading, lines } => {
+                    for line in heading.iter().chain(lines) {
+                        let _ = writeln!(out, "{line}");
+                    }
+                }
             }
         }
         out
     }
 
-    /// The HTML body: simple elements, every value escaped.
+    /// The HTML body: one column that fits a phone, inline styles only (mail clients drop
+    /// style sheets), no images or links, every value escaped. Well-formed XHTML, so a test
+    /// can parse it.
     pub fn html(&self) -> String {
-        let mut out = String::from("<html><body>");
+        const CELL: &str = "border:1px solid #d0d7de;padding:6px 8px;text-align:left;\
+                            vertical-align:top;word-break:break-word";
+        let mut out = String::from(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\" />\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\" /></head>\
+             <body style=\"margin:0;padding:16px;background:#ffffff;color:#1f2328;\
+             font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;\
+             font-size:16px;line-height:1.45\">\n<div style=\"max-width:600px;margin:0 auto\">\n",
+        );
         for block in &self.blocks {
             match block {
                 Block::Paragraph(text) => {
-                    let _ = writeln!(out, "<p>{}</p>", escape_html(text));
+                    let _ = writeln!(
+                        out,
+                        "<p style=\"margin:0 0 12px\">{}</p>",
+                        escape_html(text)
+                    );
                 }
                 Block::Lines(lines) => {
-                    out.push_str("<ul>\n");
+                    out.push_str("<ul style=\"margin:0 0 12px;padding-left:20px\">\n");
                     for line in lines {
                         let _ = writeln!(out, "<li>{}</li>", escape_html(line));
                     }
                     out.push_str("</ul>\n");
+                }
+                Block::Event { heading, lines } => {
+                    out.push_str(
+                        "<div style=\"margin:0 0 12px;padding:8px 12px;border-left:4px solid \
+                         #0969da;background:#f6f8fa\">\n",
+                    );
+                    if let Some(heading) = heading {
+                        let _ = writeln!(
+                            out,
+                            "<div style=\"font-weight:bold\">{}</div>",
+                            escape_html(heading)
+                        );
+                    }
+                    for line in lines {
+                        let _ = writeln!(out, "<div>{}</div>", escape_html(line));
+                    }
+                    out.push_str("</div>\n");
                 }
                 Block::Table {
                     caption,
                     columns,
                     rows,
                 } => {
-                    let _ = writeln!(out, "<p>{}:</p>", escape_html(caption));
-                    out.push_str("<table border=\"1\" cellpadding=\"4\">\n<tr>");
+                    let _ = writeln!(
+                        out,
+                        "<p style=\"margin:16px 0 6px;font-weight:bold\">{}:</p>",
+                        escape_html(caption)
+                    );
+                    out.push_str(
+                        "<table style=\"border-collapse:collapse;width:100%;font-size:14px;\
+                         margin:0 0 12px\">\n<tr>",
+                    );
                     for column in columns {
-                        let _ = write!(out, "<th>{}</th>", escape_html(column));
+                        let _ = write!(
+                            out,
+                            "<th style=\"{CELL};background:#f6f8fa\">{}</th>",
+                            escape_html(column)
+                        );
                     }
                     out.push_str("</tr>\n");
                     for row in rows {
                         out.push_str("<tr>");
                         for cell in row {
-                            let _ = write!(out, "<td>{}</td>", escape_html(cell));
+                            let _ = write!(out, "<td style=\"{CELL}\">{}</td>", escape_html(cell));
                         }
                         out.push_str("</tr>\n");
                     }
                     out.push_str("</table>\n");
                 }
                 Block::Preformatted(text) => {
-                    let _ = writeln!(out, "<pre>{}</pre>", escape_html(text.trim_end()));
+                    let _ = writeln!(
+                        out,
+                        "<pre style=\"margin:0 0 12px;padding:8px;background:#f6f8fa;\
+                         overflow-x:auto;font-size:14px\">{}</pre>",
+                        escape_html(text.trim_end())
+                    );
                 }
             }
         }
-        out.push_str("</body></html>\n");
+        out.push_str("</div>\n</body></html>\n");
         out
+    }
+}
+
+/// An event's title and start, as the organizer knows it: `Team offsite, Fri 1 May 2026,
+/// 09:00 Europe/Paris` (in the event's time zone when the item names one, else UTC).
+fn event_heading(info: &EventInfo) -> Option<String> {
+    let when = info.starts_at.and_then(|seconds| {
+        let at = jiff::Timestamp::from_second(seconds).ok()?;
+        let zone = info
+            .timezone
+            .as_deref()
+            .and_then(|name| Some((jiff::tz::TimeZone::get(name).ok()?, name)));
+        let (zone, name) = zone.unwrap_or((jiff::tz::TimeZone::UTC, "UTC"));
+        Some(format!(
+            "{} {name}",
+            at.to_zoned(zone).strftime("%a %-d %b %Y, %H:%M")
+        ))
+    });
+    let title = info
+        .title
+        .as_deref()
+        .map(|title| crate::attendees::cells::without_controls(title).into_owned());
+    match (title, when) {
+        (Some(title), Some(when)) => Some(format!("{title}, {when}")),
+        (title, when) => title.or(when),
+    }
+}
+
+/// A reason kind in the words of the "by reason" table.
+fn group_label(kind: &str) -> &'static str {
+    match kind {
+        "missing_field" => "a uid or email is missing",
+        "invalid_email" => "not a valid email address",
+        "invalid_uid" => "not a valid uid",
+        "non_ascii_local_part" => "address not deliverable (non-ASCII before the @)",
+        "too_long" => "a value is too long",
+        "row_too_long" => "the row is too long",
+        "duplicate" => "the same uid and email on an earlier row",
+        "likely_typo" => "the address's domain looks misspelt",
+        "blocked" => "the attendee blocked invites from you",
+        "unknown_event" => "no event has this uid",
+        "not_your_event" => "the event is not yours",
+        "publish_failed" => "could not be sent",
+        _ => "other",
     }
 }
 
@@ -193,16 +297,19 @@ pub fn for_report(report: &Report) -> Summary {
     } else {
         "Your bulk invite request has been processed.".into()
     })];
-    let mut lines = Vec::new();
     for (uid, tally) in report.by_uid.iter().take(MAX_LISTED_UIDS) {
         let label = uid_label(uid);
+        let mut lines = Vec::new();
         if tally.sent > 0 {
             lines.push(format!("{label}: {} {sent}", tally.sent));
         }
         if tally.not_sent > 0 {
             lines.push(format!("{label}: {} {not_sent}", tally.not_sent));
         }
+        let heading = report.events.get(uid).and_then(event_heading);
+        blocks.push(Block::Event { heading, lines });
     }
+    let mut lines = Vec::new();
     if report.by_uid.len() > MAX_LISTED_UIDS {
         let rest = report.by_uid.values().skip(MAX_LISTED_UIDS);
         let (count, sent_n, not_sent_n) = rest.fold((0, 0, 0), |(c, s, n), t| {
@@ -253,9 +360,29 @@ pub fn for_report(report: &Report) -> Summary {
     }
 
     if !report.rejected.is_empty() {
-        let rows = report
-            .rejected
-            .iter()
+        // Reasons by how many rows they stopped, most first; then the rows in that order.
+        let mut counts: Vec<(&'static str, usize)> = Vec::new();
+        for row in &report.rejected {
+            let kind = row.reason.kind();
+            match counts.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((kind, 1)),
+            }
+        }
+        counts.sort_by(|a, b| b.1.cmp(&a.1));
+        blocks.push(Block::Table {
+            caption: "Not sent, by reason".into(),
+            columns: vec!["Rows", "Reason"],
+            rows: counts
+                .iter()
+                .map(|(kind, n)| vec![n.to_string(), group_label(kind).to_string()])
+                .collect(),
+        });
+        let group = |row: &&RejectedRow| counts.iter().position(|(k, _)| *k == row.reason.kind());
+        let mut listed: Vec<&RejectedRow> = report.rejected.iter().collect();
+        listed.sort_by_key(|row| (group(row), row.row));
+        let rows = listed
+            .into_iter()
             .take(MAX_LISTED_ROWS)
             .map(|row| {
                 vec![
@@ -267,7 +394,8 @@ pub fn for_report(report: &Report) -> Summary {
             })
             .collect();
         blocks.push(Block::Table {
-            caption: "Rows not sent (row number in your file, uid, email: reason)".into(),
+            caption: "Rows not sent, by reason (row number in your file, uid, email: reason)"
+                .into(),
             columns: vec!["Row", "uid", "email", "Reason"],
             rows,
         });
@@ -461,7 +589,7 @@ mod tests {
         assert!(
             summary
                 .text()
-                .contains("ev1: 2 invites sent\nev1: 1 not sent.\nev2: 1 not sent.\n")
+                .contains("ev1: 2 invites sent\nev1: 1 not sent.\n\nev2: 1 not sent.\n")
         );
         assert!(
             !summary.text().contains("ev2: 0 invites sent"),
@@ -480,9 +608,130 @@ mod tests {
     }
 
     #[test]
+    fn events_show_their_title_and_start_in_their_time_zone() {
+        let mut report = report();
+        let info = |timezone: Option<&str>| EventInfo {
+            title: Some("Team <offsite>".into()),
+            starts_at: Some(1_777_626_000), // 2026-05-01 09:00 UTC
+            timezone: timezone.map(str::to_string),
+        };
+        report
+            .events
+            .insert("ev1".into(), info(Some("Europe/Paris")));
+        let summary = for_report(&report);
+        assert!(
+            summary.text().contains(
+                "Team <offsite>, Fri 1 May 2026, 11:00 Europe/Paris\nev1: 2 invites sent\n"
+            ),
+            "{}",
+            summary.text()
+        );
+        assert!(
+            summary
+                .html()
+                .contains("Team &lt;offsite&gt;, Fri 1 May 2026")
+        );
+        for zone in [None, Some("Not/AZone")] {
+            report.events.insert("ev1".into(), info(zone));
+            assert!(
+                for_report(&report)
+                    .text()
+                    .contains("Team <offsite>, Fri 1 May 2026, 09:00 UTC\n")
+            );
+        }
+    }
+
+    #[test]
+    fn rejected_rows_are_grouped_by_reason_most_first() {
+        let row = |line, reason| RejectedRow {
+            row: RowPosition::new(0, line),
+            uid: "ev".into(),
+            email: format!("x{line}@example.com"),
+            name: String::new(),
+            reason,
+        };
+        let report = Report::new(
+            ["ev"],
+            vec![
+                row(2, Reason::UnknownEvent),
+                row(3, Reason::InvalidEmail),
+                row(4, Reason::UnknownEvent),
+            ],
+        );
+        let text = for_report(&report).text();
+        assert!(
+            text.contains(
+                "Not sent, by reason:\n  2: no event has this uid\n  1: not a valid email address\n"
+            ),
+            "{text}"
+        );
+        let listed: Vec<&str> = text.lines().filter(|l| l.starts_with("  row ")).collect();
+        assert_eq!(
+            listed,
+            [
+                "  row 2, ev, x2@example.com: unknown event",
+                "  row 4, ev, x4@example.com: unknown event",
+                "  row 3, ev, x3@example.com: invalid email",
+            ]
+        );
+    }
+
+    /// The HTML parses as XML, its tables are rectangular, and it loads nothing from outside.
+    #[test]
+    fn html_is_well_formed_self_contained_and_fits_a_phone() {
+        use quick_xml::events::Event;
+        let mut report = report();
+        report.events.insert(
+            "ev1".into(),
+            EventInfo {
+                title: Some("Offsite".into()),
+                starts_at: Some(1_777_626_000),
+                timezone: None,
+            },
+        );
+        for summary in [for_report(&report), for_missing_csv(&[]), for_unfinished(2)] {
+            let html = summary.html();
+            assert!(html.contains("name=\"viewport\" content=\"width=device-width"));
+            assert!(html.contains("max-width:600px"));
+            for outside in [
+                "src=", "href=", "url(", "<link", "<img", "<script", "<style",
+            ] {
+                assert!(!html.contains(outside), "{outside} in {html}");
+            }
+            let mut xml = quick_xml::Reader::from_str(&html);
+            let (mut depth, mut cells, mut widths) = (0i32, 0usize, Vec::new());
+            loop {
+                match xml.read_event().expect("well-formed") {
+                    Event::Start(e) => {
+                        depth += 1;
+                        match e.name().as_ref() {
+                            b"tr" => cells = 0,
+                            b"td" | b"th" => cells += 1,
+                            _ => {}
+                        }
+                    }
+                    Event::End(e) => {
+                        depth -= 1;
+                        if e.name().as_ref() == b"tr" {
+                            widths.push(cells);
+                        }
+                        if e.name().as_ref() == b"table" {
+                            assert!(widths.windows(2).all(|w| w[0] == w[1]), "{widths:?}");
+                            widths.clear();
+                        }
+                    }
+                    Event::Eof => break,
+                    _ => {}
+                }
+            }
+            assert_eq!(depth, 0, "every element closed");
+        }
+    }
+
+    #[test]
     fn html_escapes_every_value() {
         let summary = for_report(&report());
-        assert!(summary.html().contains("<td>&lt;script&gt;@x</td>"));
+        assert!(summary.html().contains(">&lt;script&gt;@x</td>"));
         assert!(!summary.html().contains("<script>"));
     }
 
@@ -508,6 +757,7 @@ mod tests {
                 let strings: Vec<&String> = match block {
                     Block::Paragraph(s) | Block::Preformatted(s) => vec![s],
                     Block::Lines(lines) => lines.iter().collect(),
+                    Block::Event { heading, lines } => heading.iter().chain(lines).collect(),
                     Block::Table { caption, rows, .. } => std::iter::once(caption)
                         .chain(rows.iter().flatten())
                         .collect(),
@@ -643,7 +893,7 @@ mod tests {
             message
                 .body_html(0)
                 .unwrap()
-                .contains("<li>ev1: 2 invites sent</li>")
+                .contains("<div>ev1: 2 invites sent</div>")
         );
     }
 }

@@ -4,6 +4,17 @@ use std::collections::BTreeMap;
 
 use crate::attendees::outcome::{FileOutcome, OverLimit, Reason, RejectedRow, RowPosition};
 
+/// What the summary shows of an event next to its uid: its title and when it starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventInfo {
+    /// The event's `summary`.
+    pub title: Option<String>,
+    /// `dtstart`, epoch seconds.
+    pub starts_at: Option<i64>,
+    /// The event's IANA time zone (`timezone`, `tzid` or `tz`), if the item has one.
+    pub timezone: Option<String>,
+}
+
 /// Per-uid counts of one request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UidTally {
@@ -26,6 +37,8 @@ pub struct Report {
     pub over_limit: OverLimit,
     /// A preview: nothing was published; "sent" means "would be sent".
     pub preview: bool,
+    /// Title and start of the events found, by uid.
+    pub events: BTreeMap<String, EventInfo>,
 }
 
 impl Report {
@@ -48,6 +61,7 @@ impl Report {
             files: Vec::new(),
             over_limit: OverLimit::default(),
             preview: false,
+            events: BTreeMap::new(),
         }
     }
 

@@ -68,18 +68,24 @@ async fn happy_path_publishes_the_contract_and_mails_a_summary() {
     assert_eq!(from.address(), Some("notification@calendarsnack.com"));
     assert_eq!(from.name(), Some("Calendar Snack"));
     let (text, html) = bodies(&emails[0]);
+    // Each event by its title and start (the item's dtstart, 2026-01-01 00:00 UTC), then the
+    // contract lines.
     assert_eq!(
         text,
         "Your bulk invite request has been processed.\n\n\
-         ev-one: 2 invites sent\nev-two: 1 invites sent\n\n\
+         Summary of ev-one, Thu 1 Jan 2026, 00:00 UTC\nev-one: 2 invites sent\n\n\
+         Summary of ev-two, Thu 1 Jan 2026, 00:00 UTC\nev-two: 1 invites sent\n\n\
          Total: 3 invites sent, 0 not sent.\n"
     );
-    assert_eq!(
-        html,
-        "<html><body><p>Your bulk invite request has been processed.</p>\n<ul>\n\
-         <li>ev-one: 2 invites sent</li>\n<li>ev-two: 1 invites sent</li>\n</ul>\n\
-         <p>Total: 3 invites sent, 0 not sent.</p>\n</body></html>\n"
-    );
+    for part in [
+        "<p style=\"margin:0 0 12px\">Your bulk invite request has been processed.</p>",
+        "<div style=\"font-weight:bold\">Summary of ev-one, Thu 1 Jan 2026, 00:00 UTC</div>\n\
+         <div>ev-one: 2 invites sent</div>",
+        "<div>ev-two: 1 invites sent</div>",
+        ">Total: 3 invites sent, 0 not sent.</p>",
+    ] {
+        assert!(html.contains(part), "{part:?} in\n{html}");
+    }
 }
 
 #[tokio::test]
@@ -188,6 +194,8 @@ async fn someone_elses_event_is_refused() {
     let text = summary_text(&f);
     assert!(text.contains("their-party: 2 not sent.\n"), "{text}");
     assert_eq!(text.matches(": not your event").count(), 2, "{text}");
+    // Another organizer's event title is not shown.
+    assert!(!text.contains("Summary of their-party"), "{text}");
 }
 
 #[tokio::test]
@@ -368,7 +376,7 @@ async fn email_without_csv_gets_the_expected_format() {
         text.contains("uid,email,name\nyour-event-uid,jane@example.com,Jane Doe"),
         "{text}"
     );
-    assert!(html.contains("<pre>uid,email,name</pre>"), "{html}");
+    assert!(html.contains(">uid,email,name</pre>"), "{html}");
 }
 
 #[tokio::test]
