@@ -369,7 +369,7 @@ pub fn for_report(report: &Report) -> Summary {
                 None => counts.push((kind, 1)),
             }
         }
-        counts.sort_by(|a, b| b.1.cmp(&a.1));
+        counts.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
         blocks.push(Block::Table {
             caption: "Not sent, by reason".into(),
             columns: vec!["Rows", "Reason"],
