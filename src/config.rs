@@ -389,6 +389,25 @@ mod tests {
     }
 
     #[test]
+    fn typo_check_is_on_unless_turned_off() {
+        assert!(Config::from_lookup(env(FULL)).unwrap().typo_check);
+        for (value, on) in [("off", false), ("OFF", false), ("on", true), (" On ", true)] {
+            let mut pairs = FULL.to_vec();
+            pairs.push(("TYPO_CHECK", value));
+            assert_eq!(Config::from_lookup(env(&pairs)).unwrap().typo_check, on, "{value}");
+        }
+        let mut pairs = FULL.to_vec();
+        pairs.push(("TYPO_CHECK", "maybe"));
+        assert!(matches!(
+            Config::from_lookup(env(&pairs)),
+            Err(ConfigError::Invalid {
+                name: "TYPO_CHECK",
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn bad_values_are_refused() {
         let mut pairs = FULL.to_vec();
         pairs.push(("MAX_IN_FLIGHT", "0"));
