@@ -394,7 +394,11 @@ mod tests {
         for (value, on) in [("off", false), ("OFF", false), ("on", true), (" On ", true)] {
             let mut pairs = FULL.to_vec();
             pairs.push(("TYPO_CHECK", value));
-            assert_eq!(Config::from_lookup(env(&pairs)).unwrap().typo_check, on, "{value}");
+            assert_eq!(
+                Config::from_lookup(env(&pairs)).unwrap().typo_check,
+                on,
+                "{value}"
+            );
         }
         let mut pairs = FULL.to_vec();
         pairs.push(("TYPO_CHECK", "maybe"));

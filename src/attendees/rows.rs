@@ -284,6 +284,7 @@ fn parse_file(text: &str, file_index: usize, rules: &ListRules) -> Result<Attend
         over_limit: OverLimit { rows: 0, max_rows },
     };
     let mut uids = UidInterner::default();
+    let mut typos = TypoCache::default();
     // The parser skips blank lines; the organizer's editor does not, so row numbers come from
     // counting line ends up to each record's first byte.
     let mut lines = LineCounter::new(text);
@@ -308,7 +309,7 @@ fn parse_file(text: &str, file_index: usize, rules: &ListRules) -> Result<Attend
             });
             continue;
         }
-        let outcome = check_row(row, &record, &columns, &mut uids, rules);
+        let outcome = check_row(row, &record, &columns, &mut uids, &mut typos, rules);
         match outcome {
             Ok(candidate) => attendees.candidates.push(candidate),
             Err(reason) => attendees
@@ -361,6 +362,23 @@ fn drop_duplicates(attendees: &mut Attendees) {
         keep
     });
     rejected.sort_by_key(|row| row.row);
+}
+
+/// Remembers what [`typos::likely_meant`] said of each domain: a list's addresses share a few
+/// domains, and asking once per domain keeps the check off the per-row cost.
+#[derive(Default)]
+struct TypoCache {
+    seen: HashMap<String, Option<String>>,
+}
+
+impl TypoCache {
+    fn likely_meant(&mut self, domain: &str) -> Option<&str> {
+        if !self.seen.contains_key(domain) {
+            self.seen
+                .insert(domain.to_string(), typos::likely_meant(domain));
+        }
+        self.seen.get(domain).and_then(|meant| meant.as_deref())
+    }
 }
 
 /// Hands out one shared [`EventUid`] per distinct uid text, so parsing and normalizing a uid
@@ -430,6 +448,7 @@ fn check_row(
     record: &Record<'_>,
     columns: &Columns,
     uids: &mut UidInterner,
+    typos: &mut TypoCache,
     rules: &ListRules,
 ) -> Result<Candidate, Reason> {
     // A cell sent back from rejected-rows.csv may carry its formula guard; it is not data.
@@ -457,7 +476,7 @@ fn check_row(
     }
     let email = AttendeeEmail::parse(raw_email).map_err(|_| Reason::InvalidEmail)?;
     if rules.typo_check
-        && let Some(domain) = typos::likely_meant(email.domain())
+        && let Some(domain) = typos.likely_meant(email.domain())
     {
         return Err(Reason::LikelyTypo {
             meant: format!("{}@{domain}", email.local_part()),

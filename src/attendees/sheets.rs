@@ -483,6 +483,66 @@ mod tests {
         assert_eq!(check_ods_area(&ods), Ok(()));
     }
 
+    /// A workbook as minimal exporters write it: inline strings, no shared strings table, no
+    /// `r` positions on rows and cells.
+    #[test]
+    fn a_minimal_xlsx_without_positions_or_shared_strings_is_read() {
+        let main = "xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"";
+        let rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+        let text = |t: &str| format!("<c t=\"inlineStr\"><is><t>{t}</t></is></c>");
+        let sheet = format!(
+            "<?xml version=\"1.0\"?><worksheet {main}><sheetData>\
+             <row>{}{}</row><row>{}{}</row><row/><row><c><v>12345</v></c>{}</row>\
+             </sheetData></worksheet>",
+            text("uid"),
+            text("email"),
+            text("team-offsite"),
+            text("ann@example.com"),
+            text("bob@example.com"),
+        );
+        let xlsx = zip_of(&[
+            (
+                "[Content_Types].xml",
+                b"<?xml version=\"1.0\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\
+                  <Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>\
+                  <Default Extension=\"xml\" ContentType=\"application/xml\"/></Types>",
+            ),
+            (
+                "_rels/.rels",
+                format!(
+                    "<?xml version=\"1.0\"?><Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">\
+                     <Relationship Id=\"rId1\" Type=\"{rel}/officeDocument\" Target=\"xl/workbook.xml\"/></Relationships>"
+                )
+                .as_bytes(),
+            ),
+            (
+                "xl/workbook.xml",
+                format!(
+                    "<?xml version=\"1.0\"?><workbook {main} xmlns:r=\"{rel}\"><sheets>\
+                     <sheet name=\"Sheet1\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>"
+                )
+                .as_bytes(),
+            ),
+            (
+                "xl/_rels/workbook.xml.rels",
+                format!(
+                    "<?xml version=\"1.0\"?><Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">\
+                     <Relationship Id=\"rId1\" Type=\"{rel}/worksheet\" Target=\"worksheets/sheet1.xml\"/></Relationships>"
+                )
+                .as_bytes(),
+            ),
+            ("xl/worksheets/sheet1.xml", sheet.as_bytes()),
+        ]);
+        let lists = read(&xlsx, "export.xlsx", SheetKind::Xlsx).unwrap();
+        assert_eq!(
+            lists,
+            [SheetList {
+                name: "export.xlsx, sheet \"Sheet1\"".into(),
+                text: "uid,email\nteam-offsite,ann@example.com\n\n12345,bob@example.com\n".into(),
+            }]
+        );
+    }
+
     #[test]
     fn numbers_and_dates_read_as_typed() {
         assert_eq!(float_text(12345.0), "12345");
