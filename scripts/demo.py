@@ -136,6 +136,12 @@ def main():
         message = email.message_from_string(raw["raw_data"], policy=email.policy.default)
         print(f"From: {message['From']}\nTo: {message['To']}\nSubject: {message['Subject']}\n")
         print(message.get_body(preferencelist=("plain",)).get_content())
+        html = message.get_body(preferencelist=("html",))
+        if html is not None:
+            out = ROOT / ".tmp" / "demo" / f"summary-{summaries.index(raw) + 1}.html"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(html.get_content())
+            print(f"(the HTML part: {out})\n")
     if not messages or not summaries:
         sys.exit("demo failed: nothing was published or no summary was sent")
 

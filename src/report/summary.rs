@@ -188,7 +188,7 @@ impl Summary {
                     for column in columns {
                         let _ = write!(
                             out,
-                            "<th style=\"{CELL};background:#f6f8fa\">{}</th>",
+                            "<th style=\"{CELL};background:#f6f8fa;white-space:nowrap\">{}</th>",
                             escape_html(column)
                         );
                     }
