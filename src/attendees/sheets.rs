@@ -215,6 +215,9 @@ fn check_ods_area(bytes: &[u8]) -> Result<(), SheetError> {
         match &event {
             Event::Start(e) | Event::Empty(e) => match e.local_name().as_ref() {
                 b"table" => (rows, last_row, widest) = (0, 0, 0),
+                b"table-row" if matches!(event, Event::Empty(_)) => {
+                    rows = rows.saturating_add(attr(e, b"table:number-rows-repeated"));
+                }
                 b"table-row" => {
                     row_repeats = attr(e, b"table:number-rows-repeated");
                     (column, row_width) = (0, 0);
@@ -469,7 +472,12 @@ mod tests {
              <table:table-cell office:value-type=\"string\" table:number-columns-repeated=\"16384\">\
              <text:p>x</text:p></table:table-cell></table:table-row>"
             .to_string();
-        for rows in [far, wide] {
+        let far_empty = format!(
+            "<table:table-row>{cell}</table:table-row>\
+             <table:table-row table:number-rows-repeated=\"1048000\"/>\
+             <table:table-row>{cell}</table:table-row>"
+        );
+        for rows in [far, wide, far_empty] {
             let ods = zip_of(&[("content.xml", &ods_content(&rows))]);
             assert_eq!(
                 check_ods_area(&ods),
