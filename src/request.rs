@@ -300,13 +300,7 @@ async fn process_claimed(
         .filter(|(_, event)| event.is_owned_by(sender.as_str()))
         .map(|(uid, event)| (uid.to_string(), event.info.clone()))
         .collect();
-    // Lists are named when there is more than one, one failed, or one was not a CSV file.
-    let named = |file: &FileOutcome| {
-        file.name == email::MESSAGE_BODY || file.name.contains(sheets::SHEET_MARK)
-    };
-    if files.len() > 1 || files.iter().any(|file| named(file) || file.error.is_some()) {
-        report.files = files;
-    }
+    report.files = files;
     let (sent, not_sent) = (report.sent(), report.not_sent());
     let summary = summary::for_report(&report);
     let margin = app.config.limits.deadline_margin;
@@ -337,15 +331,23 @@ async fn process_claimed(
 }
 
 /// Step 5: read every attendee list of the email, and let go of their text (the rows keep
-/// what they need). `Err` is the help email for a sender whose email has no list this function
-/// can use.
+/// what they need). Returns the rows and the lists the summary names: all of them when there
+/// is more than one, one failed, or one is not a CSV file (a sheet, the message body); none
+/// for a single CSV attachment. `Err` is the help email for a sender whose email has no list
+/// this function can use.
 fn read_lists(
     csvs: Vec<CsvAttachment>,
     spreadsheets: Vec<SpreadsheetAttachment>,
     attachments: &[String],
     rules: &ListRules,
 ) -> Result<(Attendees, Vec<FileOutcome>), Summary> {
-    // CSV files first, then each spreadsheet's sheets, each in the order attached.
+    let not_files = !spreadsheets.is_empty()
+        || csvs
+            .iter()
+            .any(|csv| csv.file_name.as_deref() == Some(email::MESSAGE_BODY));
+    // CSV files first, then each spreadsheet's sheets, each in the order attached. One text
+    // budget for all the spreadsheets: many small attachments must not multiply it.
+    let mut budget = sheets::MAX_TEXT_BYTES;
     let mut lists: Vec<(Option<String>, String)> = csvs
         .into_iter()
         .map(|csv| (csv.file_name, csv.text))
@@ -353,7 +355,7 @@ fn read_lists(
     let mut unreadable = Vec::new();
     for sheet in spreadsheets {
         let name = sheet.file_name.unwrap_or_else(|| "spreadsheet".to_string());
-        match sheets::read(&sheet.bytes, &name, sheet.kind) {
+        match sheets::read(&sheet.bytes, &name, sheet.kind, &mut budget) {
             Ok(read) => lists.extend(read.into_iter().map(|list| (Some(list.name), list.text))),
             Err(err) => unreadable.push(FileOutcome {
                 name,
@@ -375,7 +377,10 @@ fn read_lists(
         Some(error) if files.iter().all(|file| file.error.is_some()) => {
             Err(summary::for_csv_problem(error))
         }
-        _ => Ok((rows, files)),
+        _ if not_files || files.len() > 1 || files.iter().any(|f| f.error.is_some()) => {
+            Ok((rows, files))
+        }
+        _ => Ok((rows, Vec::new())),
     }
 }
 

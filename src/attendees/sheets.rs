@@ -23,17 +23,14 @@
 
 use std::io::{Cursor, Read};
 
-use calamine::{Data, DataRef, Ods, Reader, Xlsx};
+use calamine::{DataType, Ods, Reader, Xlsx};
 use quick_xml::events::Event;
 
 use crate::attendees::rows;
 
-/// What a sheet's list name carries after the file name: `guests.xlsx, sheet "Sheet1"`.
-pub const SHEET_MARK: &str = ", sheet \"";
-
 /// Most bytes of XML a workbook may hold, all entries together.
 pub const MAX_XML_BYTES: u64 = 64 * 1024 * 1024;
-/// Most bytes of list text the sheets of a workbook may make.
+/// Most bytes of list text the spreadsheets of one request may make, all sheets together.
 pub const MAX_TEXT_BYTES: usize = 64 * 1024 * 1024;
 /// Most cells (rows x columns of the used area) an `.ods` workbook may have.
 pub const MAX_CELLS: u64 = 1_000_000;
@@ -98,15 +95,25 @@ pub enum SheetError {
 }
 
 /// Reads every sheet of `bytes` that holds a list.
-pub fn read(bytes: &[u8], file_name: &str, kind: SheetKind) -> Result<Vec<SheetList>, SheetError> {
-    if kind == SheetKind::Unsupported {
-        return Err(SheetError::Unsupported);
-    }
-    check_zip(bytes)?;
+///
+/// `budget` is the list text the request's spreadsheets may still make, all of them together
+/// (start it at [`MAX_TEXT_BYTES`]): many small attachments must not multiply the bound.
+pub fn read(
+    bytes: &[u8],
+    file_name: &str,
+    kind: SheetKind,
+    budget: &mut usize,
+) -> Result<Vec<SheetList>, SheetError> {
     let sheets = match kind {
-        SheetKind::Xlsx => read_xlsx(bytes)?,
-        SheetKind::Ods => read_ods(bytes)?,
-        SheetKind::Unsupported => unreachable!("refused above"),
+        SheetKind::Unsupported => return Err(SheetError::Unsupported),
+        SheetKind::Xlsx => {
+            check_zip(bytes)?;
+            read_xlsx(bytes, budget)?
+        }
+        SheetKind::Ods => {
+            check_zip(bytes)?;
+            read_ods(bytes, budget)?
+        }
     };
     let lists: Vec<SheetList> = sheets
         .into_iter()
@@ -117,7 +124,7 @@ pub fn read(bytes: &[u8], file_name: &str, kind: SheetKind) -> Result<Vec<SheetL
             header.is_some_and(|line| rows::names_list_columns(line).is_some())
         })
         .map(|(sheet, text)| SheetList {
-            name: format!("{file_name}{SHEET_MARK}{sheet}\""),
+            name: format!("{file_name}, sheet \"{sheet}\""),
             text,
         })
         .collect();
@@ -149,17 +156,16 @@ fn check_zip(bytes: &[u8]) -> Result<(), SheetError> {
 }
 
 /// Every sheet of an `.xlsx`, streamed cell by cell into list text.
-fn read_xlsx(bytes: &[u8]) -> Result<Vec<(String, String)>, SheetError> {
+fn read_xlsx(bytes: &[u8], budget: &mut usize) -> Result<Vec<(String, String)>, SheetError> {
     let unreadable = |err: calamine::XlsxError| SheetError::Unreadable(err.to_string());
     let mut workbook = Xlsx::new(Cursor::new(bytes)).map_err(unreadable)?;
     let mut sheets = Vec::new();
-    let mut budget = MAX_TEXT_BYTES;
     for name in workbook.sheet_names() {
         let mut cells = workbook.worksheet_cells_reader(&name).map_err(unreadable)?;
-        let mut text = ListText::new(&mut budget);
+        let mut text = ListText::new(budget);
         while let Some(cell) = cells.next_cell().map_err(unreadable)? {
             let (row, column) = cell.get_position();
-            text.put(row, column, &data_ref_text(cell.get_value()))?;
+            text.put(row, column, &cell_text(cell.get_value()))?;
         }
         sheets.push((name, text.finish()));
     }
@@ -167,19 +173,21 @@ fn read_xlsx(bytes: &[u8]) -> Result<Vec<(String, String)>, SheetError> {
 }
 
 /// Every sheet of an `.ods`, after checking its used area, into list text.
-fn read_ods(bytes: &[u8]) -> Result<Vec<(String, String)>, SheetError> {
+fn read_ods(bytes: &[u8], budget: &mut usize) -> Result<Vec<(String, String)>, SheetError> {
     check_ods_area(bytes)?;
     let unreadable = |err: calamine::OdsError| SheetError::Unreadable(err.to_string());
     let mut workbook: Ods<_> = Ods::new(Cursor::new(bytes)).map_err(unreadable)?;
     let mut sheets = Vec::new();
-    let mut budget = MAX_TEXT_BYTES;
     for name in workbook.sheet_names() {
         let range = workbook.worksheet_range(&name).map_err(unreadable)?;
-        let mut text = ListText::new(&mut budget);
+        let start = range.start().unwrap_or((0, 0));
+        let mut text = ListText::new(budget);
         for (row, column, value) in range.used_cells() {
-            let (row, column) = (row as u32, column as u32);
-            let start = range.start().unwrap_or((0, 0));
-            text.put(start.0 + row, start.1 + column, &data_text(value))?;
+            text.put(
+                start.0 + row as u32,
+                start.1 + column as u32,
+                &cell_text(value),
+            )?;
         }
         sheets.push((name, text.finish()));
     }
@@ -327,26 +335,25 @@ fn push_cell(out: &mut String, value: &str) {
     }
 }
 
-fn data_text(value: &Data) -> String {
-    match value {
-        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-        Data::Float(f) => float_text(*f),
-        Data::Int(i) => i.to_string(),
-        Data::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
-        Data::DateTime(dt) => date_text(dt),
-        Data::Error(_) | Data::Empty => String::new(),
-    }
-}
-
-fn data_ref_text(value: &DataRef<'_>) -> String {
-    match value {
-        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
-        DataRef::SharedString(s) => (*s).to_string(),
-        DataRef::Float(f) => float_text(*f),
-        DataRef::Int(i) => i.to_string(),
-        DataRef::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
-        DataRef::DateTime(dt) => date_text(dt),
-        DataRef::Error(_) | DataRef::Empty => String::new(),
+/// A cell as its text, for either of calamine's cell types (streamed `.xlsx` cells, `.ods`
+/// ranges); errors and empty cells are empty.
+fn cell_text(value: &impl DataType) -> String {
+    if let Some(text) = value
+        .get_string()
+        .or_else(|| value.get_datetime_iso())
+        .or_else(|| value.get_duration_iso())
+    {
+        text.to_string()
+    } else if let Some(f) = value.get_float() {
+        float_text(f)
+    } else if let Some(i) = value.get_int() {
+        i.to_string()
+    } else if let Some(b) = value.get_bool() {
+        if b { "TRUE" } else { "FALSE" }.to_string()
+    } else if let Some(dt) = value.get_datetime() {
+        date_text(&dt)
+    } else {
+        String::new()
     }
 }
 
@@ -441,7 +448,7 @@ mod tests {
         assert!(bomb.len() < 1024 * 1024, "{}", bomb.len());
         for kind in [SheetKind::Xlsx, SheetKind::Ods] {
             assert_eq!(
-                read(&bomb, "bomb", kind),
+                read(&bomb, "bomb", kind, &mut MAX_TEXT_BYTES.clone()),
                 Err(SheetError::TooLarge("more than 64 MB of data inside"))
             );
         }
@@ -491,24 +498,28 @@ mod tests {
         assert_eq!(check_ods_area(&ods), Ok(()));
     }
 
-    /// A workbook as minimal exporters write it: inline strings, no shared strings table, no
-    /// `r` positions on rows and cells.
-    #[test]
-    fn a_minimal_xlsx_without_positions_or_shared_strings_is_read() {
+    /// A one-sheet workbook as minimal exporters write it: inline strings, no shared strings
+    /// table, no `r` positions on rows and cells.
+    fn minimal_xlsx(rows: &[&[&str]]) -> Vec<u8> {
         let main = "xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"";
         let rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
-        let text = |t: &str| format!("<c t=\"inlineStr\"><is><t>{t}</t></is></c>");
+        let cell = |t: &str| match t.parse::<i64>() {
+            Ok(n) => format!("<c><v>{n}</v></c>"),
+            Err(_) => format!("<c t=\"inlineStr\"><is><t>{t}</t></is></c>"),
+        };
+        let rows: String = rows
+            .iter()
+            .map(|row| {
+                format!(
+                    "<row>{}</row>",
+                    row.iter().map(|t| cell(t)).collect::<String>()
+                )
+            })
+            .collect();
         let sheet = format!(
-            "<?xml version=\"1.0\"?><worksheet {main}><sheetData>\
-             <row>{}{}</row><row>{}{}</row><row/><row><c><v>12345</v></c>{}</row>\
-             </sheetData></worksheet>",
-            text("uid"),
-            text("email"),
-            text("team-offsite"),
-            text("ann@example.com"),
-            text("bob@example.com"),
+            "<?xml version=\"1.0\"?><worksheet {main}><sheetData>{rows}</sheetData></worksheet>"
         );
-        let xlsx = zip_of(&[
+        zip_of(&[
             (
                 "[Content_Types].xml",
                 b"<?xml version=\"1.0\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\
@@ -540,14 +551,42 @@ mod tests {
                 .as_bytes(),
             ),
             ("xl/worksheets/sheet1.xml", sheet.as_bytes()),
+        ])
+    }
+
+    #[test]
+    fn a_minimal_xlsx_without_positions_or_shared_strings_is_read() {
+        let xlsx = minimal_xlsx(&[
+            &["uid", "email"],
+            &["team-offsite", "ann@example.com"],
+            &[],
+            &["12345", "bob@example.com"],
         ]);
-        let lists = read(&xlsx, "export.xlsx", SheetKind::Xlsx).unwrap();
+        let lists = read(
+            &xlsx,
+            "export.xlsx",
+            SheetKind::Xlsx,
+            &mut MAX_TEXT_BYTES.clone(),
+        );
         assert_eq!(
             lists,
-            [SheetList {
+            Ok(vec![SheetList {
                 name: "export.xlsx, sheet \"Sheet1\"".into(),
                 text: "uid,email\nteam-offsite,ann@example.com\n\n12345,bob@example.com\n".into(),
-            }]
+            }])
+        );
+    }
+
+    #[test]
+    fn the_text_budget_is_shared_by_every_spreadsheet_of_a_request() {
+        let xlsx = minimal_xlsx(&[&["uid", "email"], &["team-offsite", "ann@example.com"]]);
+        // Enough for one workbook's text, not for two.
+        let mut budget = 60;
+        assert!(read(&xlsx, "a.xlsx", SheetKind::Xlsx, &mut budget).is_ok());
+        assert!(budget < 30, "{budget}");
+        assert_eq!(
+            read(&xlsx, "b.xlsx", SheetKind::Xlsx, &mut budget),
+            Err(SheetError::TooLarge("more than 64 MB of text"))
         );
     }
 
