@@ -69,17 +69,7 @@ def generate(n):
 
 
 def email_bytes(csv_text):
-    encoded = base64.encodebytes(csv_text.encode()).decode().replace("\n", "\r\n")
-    return (
-        "X-SES-Spam-Verdict: PASS\r\nX-SES-Virus-Verdict: PASS\r\n"
-        "Authentication-Results: amazonses.com;\r\n spf=pass smtp.mailfrom=organizer@example.com;\r\n"
-        " dkim=pass header.i=@example.com;\r\n dmarc=pass header.from=example.com;\r\n"
-        f"X-SES-RECEIPT: AEFBQUFB\r\nFrom: {ORGANIZER}\r\n"
-        "To: bulk@calendarsnack.com\r\nSubject: bench\r\nMIME-Version: 1.0\r\n"
-        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nlist\r\n'
-        '--b\r\nContent-Type: text/csv; name="list.csv"\r\nContent-Disposition: attachment; filename="list.csv"\r\n'
-        f"Content-Transfer-Encoding: base64\r\n\r\n{encoded}--b--\r\n"
-    ).encode()
+    return email_with_attachment("list.csv", "text/csv", csv_text.encode())
 
 
 def set_up(blocked, raw_email, key):

@@ -20,18 +20,17 @@ fn text_email(from: &str, subject: &str, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The same list attached as `attendees.csv`, with `subject`.
+/// A list attached as `attendees.csv`, with `subject`.
 fn csv_email(from: &str, subject: &str, csv: &str) -> Vec<u8> {
-    String::from_utf8(email_with_csv(from, csv.as_bytes()))
-        .unwrap()
-        .replacen("Subject: invites", &format!("Subject: {subject}"), 1)
-        .into_bytes()
-}
-
-fn one_email(f: &Fixture) -> mail_parser::Message<'static> {
-    let mut emails = f.emails();
-    assert_eq!(emails.len(), 1, "exactly one summary");
-    emails.remove(0)
+    let ses = ses_headers(from);
+    email_with_attachment(
+        &ses,
+        from,
+        subject,
+        "attendees.csv",
+        "text/csv",
+        csv.as_bytes(),
+    )
 }
 
 #[tokio::test]
@@ -47,7 +46,7 @@ async fn misspelt_domains_are_not_sent_and_the_summary_says_what_was_meant() {
         .map(|(_, e)| e)
         .collect();
     assert_eq!(sent, ["dee@mail.com", "eve@gmail.com"]);
-    let (text, _) = bodies(&one_email(&f));
+    let (text, _) = bodies(&only_email(&f));
     for line in [
         "row 2, team-offsite, ann@gmial.com: did you mean ann@gmail.com?",
         "row 3, team-offsite, bob@hotmial.com: did you mean bob@hotmail.com?",
@@ -98,7 +97,7 @@ async fn a_list_pasted_into_the_body_is_read_and_named() {
         .map(|(_, e)| e)
         .collect();
     assert_eq!(sent, ["ann@example.com", "bob@example.com"]);
-    let (text, html) = bodies(&one_email(&f));
+    let (text, html) = bodies(&only_email(&f));
     assert!(text.contains("the message body: 3 rows"), "{text}");
     // Rows are counted from the list's header line, as in a file.
     assert!(
@@ -119,7 +118,7 @@ async fn a_list_in_an_html_only_mail_is_read_from_its_text() {
         from = f.sender
     );
     assert!(failed_ids(&f.run_email(raw.into_bytes()).await).is_empty());
-    assert_eq!(f.published().len(), 2, "{:?}", bodies(&one_email(&f)).0);
+    assert_eq!(f.published().len(), 2, "{:?}", bodies(&only_email(&f)).0);
 }
 
 #[tokio::test]
@@ -134,7 +133,7 @@ async fn a_preview_checks_everything_sends_nothing_and_the_real_send_still_works
         .await;
     assert!(failed_ids(&response).is_empty());
     assert!(f.published().is_empty(), "a preview publishes nothing");
-    let preview = one_email(&f);
+    let preview = only_email(&f);
     assert_eq!(
         preview.subject(),
         Some("calendarsnack.com Bulk Invite Preview")
@@ -173,25 +172,10 @@ async fn a_preview_checks_everything_sends_nothing_and_the_real_send_still_works
     );
 }
 
-/// An email from `from` with one attachment, base64-encoded, as SES stores it.
-fn email_with_attachment(from: &str, file_name: &str, content_type: &str, bytes: &[u8]) -> Vec<u8> {
-    let encoded = aws_smithy_types::base64::encode(bytes);
-    let lines: Vec<&str> = encoded
-        .as_bytes()
-        .chunks(76)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    format!(
-        "{}From: <{from}>\r\nTo: bulk@calendarsnack.com\r\nSubject: guests\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
-         --b1\r\nContent-Type: text/plain\r\n\r\nThe list is attached.\r\n\
-         --b1\r\nContent-Type: {content_type}; name=\"{file_name}\"\r\n\
-         Content-Disposition: attachment; filename=\"{file_name}\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b1--\r\n",
-        ses_headers(from),
-        lines.join("\r\n")
-    )
-    .into_bytes()
+/// A `guests` email from `from` with one attachment.
+fn email_with_file(from: &str, file_name: &str, content_type: &str, bytes: &[u8]) -> Vec<u8> {
+    let ses = ses_headers(from);
+    email_with_attachment(&ses, from, "guests", file_name, content_type, bytes)
 }
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -205,9 +189,9 @@ async fn run_guests_workbook(name: &str, file_name: &str, content_type: &str, by
     for uid in ["2026-05-01", "12345", EVENT] {
         f.seed_event(uid, &f.sender).await;
     }
-    let raw = email_with_attachment(&f.sender, file_name, content_type, bytes);
+    let raw = email_with_file(&f.sender, file_name, content_type, bytes);
     assert!(failed_ids(&f.run_email(raw).await).is_empty());
-    let (text, html) = bodies(&one_email(&f));
+    let (text, html) = bodies(&only_email(&f));
     assert_eq!(
         invited(&f.published()),
         [
@@ -292,7 +276,7 @@ async fn an_xlsx_written_as_excel_writes_it_is_read_sheet_by_sheet() {
 #[tokio::test]
 async fn an_old_xls_workbook_gets_a_clear_answer() {
     let f = fixture("xls").await;
-    let raw = email_with_attachment(
+    let raw = email_with_file(
         &f.sender,
         "guests.xls",
         "application/vnd.ms-excel",
@@ -300,7 +284,7 @@ async fn an_old_xls_workbook_gets_a_clear_answer() {
     );
     assert!(failed_ids(&f.run_email(raw).await).is_empty());
     assert!(f.published().is_empty());
-    let (text, _) = bodies(&one_email(&f));
+    let (text, _) = bodies(&only_email(&f));
     assert!(
         text.contains("this spreadsheet format is not read: save it as .xlsx, .ods or .csv"),
         "{text}"

@@ -13,9 +13,7 @@ async fn fixture_with_event(name: &str) -> Fixture {
 }
 
 fn summary_text(f: &Fixture) -> String {
-    let emails = f.emails();
-    assert_eq!(emails.len(), 1, "exactly one summary");
-    bodies(&emails[0]).0
+    bodies(&only_email(f)).0
 }
 
 #[tokio::test]

@@ -440,22 +440,42 @@ pub fn email_with_csv(from: &str, csv: &[u8]) -> Vec<u8> {
 
 /// The same with a given SES header block.
 pub fn email_with_csv_and_ses(ses: &str, from: &str, csv: &[u8]) -> Vec<u8> {
-    let encoded = aws_smithy_types::base64::encode(csv);
+    email_with_attachment(ses, from, "invites", "attendees.csv", "text/csv", csv)
+}
+
+/// A multipart email from `from` with `subject`, a short text part and one attachment,
+/// base64-encoded, under the SES header block `ses`.
+pub fn email_with_attachment(
+    ses: &str,
+    from: &str,
+    subject: &str,
+    file_name: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> Vec<u8> {
+    let encoded = aws_smithy_types::base64::encode(bytes);
     let wrapped: Vec<&str> = encoded
         .as_bytes()
         .chunks(76)
         .map(|c| std::str::from_utf8(c).unwrap())
         .collect();
     format!(
-        "{ses}From: \"Org Anizer\" <{from}>\r\nTo: bulk@calendarsnack.com\r\nSubject: invites\r\n\
+        "{ses}From: \"Org Anizer\" <{from}>\r\nTo: bulk@calendarsnack.com\r\nSubject: {subject}\r\n\
 MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
 --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nPlease send these.\r\n\
---b1\r\nContent-Type: text/csv; name=\"attendees.csv\"\r\n\
-Content-Disposition: attachment; filename=\"attendees.csv\"\r\n\
+--b1\r\nContent-Type: {content_type}; name=\"{file_name}\"\r\n\
+Content-Disposition: attachment; filename=\"{file_name}\"\r\n\
 Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b1--\r\n",
         wrapped.join("\r\n")
     )
     .into_bytes()
+}
+
+/// The one email the emulator sent to the fixture's organizer (asserts there is exactly one).
+pub fn only_email(f: &Fixture) -> mail_parser::Message<'static> {
+    let mut emails = f.emails();
+    assert_eq!(emails.len(), 1, "exactly one summary");
+    emails.remove(0)
 }
 
 /// Encodes a key as S3 does in notifications (form encoding: space as `+`).
