@@ -247,13 +247,14 @@ impl Config {
                 expected: "strict or off",
             })?,
         };
-        let typo_check = match get("TYPO_CHECK").map(|v| v.to_lowercase()).as_deref() {
-            None | Some("on") => true,
-            Some("off") => false,
-            Some(_) => {
+        let typo_check = match get("TYPO_CHECK") {
+            None => true,
+            Some(value) if value.eq_ignore_ascii_case("on") => true,
+            Some(value) if value.eq_ignore_ascii_case("off") => false,
+            Some(value) => {
                 return Err(ConfigError::Invalid {
                     name: "TYPO_CHECK",
-                    value: get("TYPO_CHECK").unwrap_or_default(),
+                    value,
                     expected: "on or off",
                 });
             }
@@ -388,6 +389,17 @@ mod tests {
         }
     }
 
+    /// The variable named as invalid when `extra` is set over the full configuration.
+    fn invalid(extra: &[(&'static str, &'static str)]) -> Option<&'static str> {
+        let mut pairs = FULL.to_vec();
+        pairs.retain(|(name, _)| extra.iter().all(|(set, _)| set != name));
+        pairs.extend_from_slice(extra);
+        match Config::from_lookup(env(&pairs)) {
+            Err(ConfigError::Invalid { name, .. }) => Some(name),
+            _ => None,
+        }
+    }
+
     #[test]
     fn typo_check_is_on_unless_turned_off() {
         assert!(Config::from_lookup(env(FULL)).unwrap().typo_check);
@@ -400,45 +412,20 @@ mod tests {
                 "{value}"
             );
         }
-        let mut pairs = FULL.to_vec();
-        pairs.push(("TYPO_CHECK", "maybe"));
-        assert!(matches!(
-            Config::from_lookup(env(&pairs)),
-            Err(ConfigError::Invalid {
-                name: "TYPO_CHECK",
-                ..
-            })
-        ));
+        assert_eq!(invalid(&[("TYPO_CHECK", "maybe")]), Some("TYPO_CHECK"));
     }
 
     #[test]
     fn bad_values_are_refused() {
-        let mut pairs = FULL.to_vec();
-        pairs.push(("MAX_IN_FLIGHT", "0"));
-        assert!(matches!(
-            Config::from_lookup(env(&pairs)),
-            Err(ConfigError::Invalid {
-                name: "MAX_IN_FLIGHT",
-                ..
-            })
-        ));
-        let mut pairs = FULL.to_vec();
-        pairs.push(("DEADLINE_MARGIN_MS", "soon"));
-        assert!(matches!(
-            Config::from_lookup(env(&pairs)),
-            Err(ConfigError::Invalid {
-                name: "DEADLINE_MARGIN_MS",
-                ..
-            })
-        ));
-        let pairs = [FULL[0], FULL[1], ("SYSTEM_EMAIL", "Calendar Snack <nope>")];
-        assert!(matches!(
-            Config::from_lookup(env(&pairs)),
-            Err(ConfigError::Invalid {
-                name: "SYSTEM_EMAIL",
-                ..
-            })
-        ));
+        assert_eq!(invalid(&[("MAX_IN_FLIGHT", "0")]), Some("MAX_IN_FLIGHT"));
+        assert_eq!(
+            invalid(&[("DEADLINE_MARGIN_MS", "soon")]),
+            Some("DEADLINE_MARGIN_MS")
+        );
+        assert_eq!(
+            invalid(&[("SYSTEM_EMAIL", "Calendar Snack <nope>")]),
+            Some("SYSTEM_EMAIL")
+        );
     }
 
     #[test]

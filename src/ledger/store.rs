@@ -3,6 +3,8 @@
 //! Every write is conditional on the holder, so an invocation whose lease was taken over can
 //! neither move the item forward nor complete it (it learns `HeldElsewhere` and stops).
 
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::state::{Checkpoint, Claim, LedgerKey, RETENTION_SECONDS};
@@ -14,6 +16,12 @@ use crate::error::{AwsError, ProcessError};
 const IN_PROGRESS: &str = "in_progress";
 /// Ledger `status` of a finished request.
 const COMPLETED: &str = "completed";
+
+/// The write's condition did not hold: another holder has the item, or it is in another state.
+fn condition_failed(err: &SdkError<UpdateItemError>) -> bool {
+    err.as_service_error()
+        .is_some_and(|e| e.is_conditional_check_failed_exception())
+}
 
 fn ledger_key(key: &LedgerKey) -> Item {
     item_key(key.pk.clone(), key.sk.clone())
@@ -83,11 +91,7 @@ impl LedgerStore {
                         .unwrap_or(false),
                 }))
             }
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
+            Err(err) if condition_failed(&err) => {
                 let item = self
                     .client
                     .get_item()
@@ -131,10 +135,7 @@ impl LedgerStore {
             .send()
             .await
             .map_err(|err| {
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception())
-                {
+                if condition_failed(&err) {
                     ProcessError::HeldElsewhere
                 } else {
                     ProcessError::Aws(AwsError::from_sdk("DynamoDB.UpdateItem", err))
@@ -161,13 +162,7 @@ impl LedgerStore {
         match result {
             Ok(_) => Ok(()),
             // Someone else holds it now, or it completed: nothing of ours to give up.
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(err) if condition_failed(&err) => Ok(()),
             Err(err) => Err(AwsError::from_sdk("DynamoDB.UpdateItem", err)),
         }
     }
@@ -200,13 +195,7 @@ impl LedgerStore {
                 &output.attributes.unwrap_or_default(),
                 "sent_so_far",
             ))),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
+            Err(err) if condition_failed(&err) => Ok(None),
             Err(err) => Err(AwsError::from_sdk("DynamoDB.UpdateItem", err)),
         }
     }
