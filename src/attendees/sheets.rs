@@ -12,8 +12,9 @@
 //! bounded whatever the file holds, checked while reading, before calamine builds anything:
 //! - every zip entry is decompressed once into a counter first, and the workbook refused when
 //!   the XML inside is larger than [`MAX_XML_BYTES`] (a zip bomb, or huge shared strings);
-//! - `.xlsx` sheets are streamed cell by cell, and the list text refused past
-//!   [`MAX_TEXT_BYTES`] (millions of empty rows, cells far to the right);
+//! - `.xlsx` sheets are streamed cell by cell, and the list text of all the request's
+//!   spreadsheets together refused past [`MAX_TEXT_BYTES`] (millions of empty rows, cells far
+//!   to the right, many small attachments);
 //! - `.ods` sheets, which calamine reads whole, are scanned first and refused when their used
 //!   area (rows x columns, repeats counted) is larger than [`MAX_CELLS`].
 //!
