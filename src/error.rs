@@ -39,14 +39,19 @@ impl ErrorClass {
     }
 }
 
-/// Codes AWS services use for throttling and passing trouble; a later attempt may succeed.
-const TRANSIENT_CODES: &[&str] = &[
+/// Codes AWS services use for throttling: the service asks for fewer calls.
+const THROTTLING_CODES: &[&str] = &[
     "Throttling",
     "ThrottlingException",
     "ThrottledException",
     "RequestThrottled",
     "RequestThrottledException",
     "TooManyRequestsException",
+];
+
+/// Codes AWS services use for passing trouble other than throttling; a later attempt may
+/// succeed.
+const TRANSIENT_CODES: &[&str] = &[
     "ProvisionedThroughputExceededException",
     "RequestLimitExceeded",
     "LimitExceededException",
@@ -65,7 +70,7 @@ const TRANSIENT_CODES: &[&str] = &[
 
 /// True for an AWS error code that names throttling or a passing service fault.
 pub fn is_transient_code(code: &str) -> bool {
-    TRANSIENT_CODES.contains(&code)
+    THROTTLING_CODES.contains(&code) || TRANSIENT_CODES.contains(&code)
 }
 
 /// Classifies an AWS service error by its code and HTTP status (README "Failure classes").
@@ -135,17 +140,10 @@ impl AwsError {
     /// True for throttling: the service asks for fewer calls, not for a fix.
     pub fn is_throttling(&self) -> bool {
         self.status == Some(429)
-            || self.code.as_deref().is_some_and(|code| {
-                matches!(
-                    code,
-                    "Throttling"
-                        | "ThrottlingException"
-                        | "ThrottledException"
-                        | "RequestThrottled"
-                        | "RequestThrottledException"
-                        | "TooManyRequestsException"
-                )
-            })
+            || self
+                .code
+                .as_deref()
+                .is_some_and(|code| THROTTLING_CODES.contains(&code))
     }
 
     /// A failure with no SDK error behind it that a later attempt may clear (e.g. keys DynamoDB
