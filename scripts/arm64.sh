@@ -4,9 +4,8 @@
 # pinned cargo-lambda in .venv), then runs it under qemu-user emulation on one sample request
 # against moto (scripts/demo.py), checking what it published and mailed.
 #
-# `make test` runs it where Rust's aarch64 standard library is already installed: it comes from
-# rustup's own servers, not one of the package registries a clean machine is sure to reach.
-# Debian's qemu-user and the aarch64 C library are installed here when missing.
+# `make test` runs it too. Rust's aarch64 standard library is added with rustup, and Debian's
+# qemu-user and the aarch64 C library are installed, when missing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make test`: installs what is needed (pinned), runs every test (unit, emulator-backed
 # integration, cold start) against a moto server on loopback that is stopped afterwards,
-# replays every sample event through cargo lambda, and checks the SAM template (cfn-lint,
-# sam validate --lint, and both ways of deploying it rendered).
+# replays every sample event through cargo lambda, checks the SAM template (cfn-lint,
+# sam validate --lint, both ways of deploying it rendered, the IAM every SDK call needs), and
+# builds and runs the arm64 artifact under qemu.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --with-sam
@@ -18,13 +19,10 @@ echo "sam validate --lint"
 SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam validate --lint --template template.yaml --region us-west-2
 echo "template rendered with its own queue and with an existing one"
 .venv/bin/python scripts/check_template.py
+echo "IAM: every SDK call's actions granted (docs/iam-actions.csv)"
+.venv/bin/python scripts/check_iam.py
 echo "template.yaml passed"
-# The arm64 artifact Lambda runs, cross-built and run on a sample under qemu (make arm64). It
-# needs Rust's aarch64 standard library, which comes from rustup's servers rather than a package
-# registry: where it is installed this runs, elsewhere it says so and stops there.
-if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
-  echo "arm64 artifact: cross-build with cargo lambda, run under qemu-aarch64"
-  scripts/arm64.sh
-else
-  echo "arm64 artifact: skipped, no aarch64 standard library here (rustup target add aarch64-unknown-linux-gnu, then make arm64)"
-fi
+# The arm64 artifact Lambda runs, cross-built and run on a sample under qemu (make arm64); the
+# aarch64 standard library is added with rustup when missing.
+echo "arm64 artifact: cross-build with cargo lambda, run under qemu-aarch64"
+scripts/arm64.sh
