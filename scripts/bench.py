@@ -91,6 +91,8 @@ def set_up(blocked, raw_email, key):
                 "description": "Details " * 20, "description_html": "<p>Details</p>" * 10,
                 "dtstart": 1780300800 + n * 86400, "dtend": 1780304400 + n * 86400,
                 "sequence": 0, "status": "CONFIRMED",
+                # Every event item carries its quota; this one does not bind the request.
+                "invite_limit": 1_000_000,
             })
         for email in blocked:
             batch.put_item(Item={"pk": f"attendee#{email}", "sk": f"block#{ORGANIZER}"})
@@ -200,6 +202,7 @@ def run_size(n):
     # ledger: 1 claim + 1 checkpoint per 20 batches (CHECKPOINT_EVERY_BATCHES) + 1 final
     # checkpoint + 1 completion
     bookkeeping = 1 + publishes // 20 + 1 + 1
+    # 1 S3 GET + 1 BatchGetItem for the sender's standing (authorization and suspension) + lookups
     budget = 1 + 1 + math.ceil(distinct_attendees / 100) + math.ceil(len(EVENTS) / 100) + publishes + 1 + bookkeeping
     return {
         "rows": n, "csv_bytes": len(csv_text), "email_bytes": len(raw), "wall_s": round(wall, 3),

@@ -16,8 +16,10 @@ use crate::attendees::domain::SenderEmail;
 use crate::attendees::outcome::FileOutcome;
 use crate::attendees::rows::{self, Attendees, ListRules};
 use crate::attendees::sheets;
+use crate::aws::dynamodb::Standing;
 use crate::continuation::Attempt;
 use crate::deadline::{Deadline, FALLBACK_BUDGET, LAST_CALL_SLACK};
+use crate::decision::limits::Allowances;
 use crate::decision::plan::{self, Lookups};
 use crate::delivery::Delivery;
 use crate::emf::{self, RequestMetrics, RequestOutcome};
@@ -39,6 +41,8 @@ pub enum Outcome {
     Refused,
     /// The sender is not an authorized bulk sender: nothing published, no email sent.
     Unauthorized,
+    /// The organizer is suspended: nothing published, no email sent.
+    Suspended,
     /// A redelivery of a request already completed: nothing done.
     AlreadyCompleted,
     /// The email had no usable CSV; the sender was told what to send.
@@ -139,7 +143,9 @@ pub async fn process(
             }
         }
         Ok(Outcome::NoUsableCsv | Outcome::AlreadyCompleted) => RequestOutcome::Processed,
-        Ok(Outcome::Refused | Outcome::Unauthorized) => RequestOutcome::Refused,
+        Ok(Outcome::Refused | Outcome::Unauthorized | Outcome::Suspended) => {
+            RequestOutcome::Refused
+        }
         Ok(Outcome::Ignored) => RequestOutcome::NotARequest,
         Err(ProcessError::DeadlineReached { progressed: true }) if attempt.may_continue => {
             RequestOutcome::Continued
@@ -206,7 +212,8 @@ async fn read_email(
 }
 
 /// Steps 2 and 3: SES must vouch for the sender (DMARC), or anyone could send lists in their
-/// name; and the sender must be an authorized bulk sender. Either refusal is silent.
+/// name; and the sender must be an authorized bulk sender who is not suspended. Every refusal
+/// is silent.
 async fn check_sender(
     app: &App,
     message: &InboundEmail,
@@ -218,11 +225,17 @@ async fn check_sender(
         warn!(%sender, %refusal, verdicts = %message.verdicts, "refused: sender not authenticated");
         return Ok(Some(Outcome::Refused));
     }
-    if !in_time(deadline, app.aws.directory.is_bulk_sender(sender)).await? {
-        warn!(%sender, "Unauthorized bulk sender");
-        return Ok(Some(Outcome::Unauthorized));
+    match in_time(deadline, app.aws.directory.standing(sender)).await? {
+        Standing::Authorized => Ok(None),
+        Standing::NotAuthorized => {
+            warn!(%sender, "Unauthorized bulk sender");
+            Ok(Some(Outcome::Unauthorized))
+        }
+        Standing::Suspended => {
+            warn!(%sender, "refused: organizer suspended (suspended# item), no invites sent");
+            Ok(Some(Outcome::Suspended))
+        }
     }
-    Ok(None)
 }
 
 /// Step 4: take the request's ledger item, so a redelivered request is done once. `None` when
@@ -279,7 +292,15 @@ async fn process_claimed(
         }
     };
     let over_limit = rows.over_limit;
-    let (plan, lookups) = look_up_and_decide(app, invocation, sender, rows).await?;
+    let frozen = resume.allowances.clone();
+    let (plan, lookups) =
+        look_up_and_decide(app, invocation, sender, rows, frozen.as_ref()).await?;
+    if frozen.is_none() && !plan.allowances.is_empty() {
+        let freeze = app
+            .ledger
+            .freeze_allowances(held.key, held.holder, &plan.allowances);
+        in_time(deadline, freeze).await?;
+    }
     let invites_were_done = resume.invites_done;
     // A preview publishes nothing; its own ledger item (another email than the real send's)
     // still makes its summary go out once.
@@ -384,13 +405,15 @@ fn read_lists(
     }
 }
 
-/// Step 6: look up block records and events, then decide who is invited. The lookups get at
-/// most half the deadline margin, so publishing still has time to start.
+/// Step 6: look up block records and events, then decide who is invited (with the event
+/// allowances an earlier delivery froze, if any). The lookups get at most half the deadline
+/// margin, so publishing still has time to start.
 async fn look_up_and_decide(
     app: &App,
     invocation: &Invocation,
     sender: &SenderEmail,
     rows: Attendees,
+    frozen: Option<&Allowances>,
 ) -> Result<(plan::Plan, Lookups), ProcessError> {
     let keys = plan::lookup_keys(&rows.candidates);
     let lookup = app.aws.directory.lookup(sender, keys);
@@ -399,7 +422,7 @@ async fn look_up_and_decide(
         .within(app.config.limits.deadline_margin / 2, lookup)
         .await
         .ok_or(ProcessError::DeadlineReached { progressed: false })??;
-    let plan = plan::decide(sender, rows, &lookups);
+    let plan = plan::decide(sender, rows, &lookups, frozen);
     Ok((plan, lookups))
 }
 

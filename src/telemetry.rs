@@ -16,6 +16,9 @@ pub struct LogSettings {
     pub json: bool,
 }
 
+/// The level names a `tracing` filter directive may stand on alone.
+const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
 /// The `tracing` filter for a level as the original, Lambda or `tracing` names it; `None` when
 /// it is none of those and not a valid filter either.
 pub fn filter_for(level: &str) -> Option<String> {
@@ -27,7 +30,16 @@ pub fn filter_for(level: &str) -> Option<String> {
         "warn" | "warning" => "warn",
         "error" | "critical" | "fatal" => "error",
         "off" => "off",
-        _ => return EnvFilter::try_new(level).ok().map(|_| level.to_string()),
+        // A bare word is a valid filter to tracing (a target name at every level) and would
+        // silence every line but that target's; a directive must say `target=level`.
+        _ if level.split(',').all(|directive| {
+            directive.contains('=')
+                || LEVELS.contains(&directive.trim().to_ascii_lowercase().as_str())
+        }) =>
+        {
+            return EnvFilter::try_new(level).ok().map(|_| level.to_string());
+        }
+        _ => return None,
     };
     Some(mapped.to_string())
 }
@@ -69,9 +81,12 @@ mod tests {
             ("TRACE", "trace"),
             (" warn ", "warn"),
             ("bulk_invites=debug", "bulk_invites=debug"),
+            ("info,bulk_invites=debug", "info,bulk_invites=debug"),
         ] {
             assert_eq!(filter_for(given).as_deref(), Some(expected), "{given}");
         }
-        assert_eq!(filter_for("loud=very"), None);
+        for invalid in ["loud=very", "loud", "info,loud", "", "debug2"] {
+            assert_eq!(filter_for(invalid), None, "{invalid:?}");
+        }
     }
 }

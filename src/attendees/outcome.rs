@@ -45,6 +45,12 @@ pub enum Reason {
     UnknownEvent,
     /// The event exists but belongs to another organizer.
     NotYourEvent,
+    /// The event's `invite_limit` allows fewer invites than the list has for it, and earlier
+    /// rows of the list took them ([`crate::decision::limits`]).
+    InviteLimitReached {
+        /// Invites the event allowed when the request was decided.
+        allowed: u64,
+    },
     /// SNS refused the message for this invite.
     PublishFailed(String),
 }
@@ -71,6 +77,11 @@ impl fmt::Display for Reason {
             Reason::Blocked => f.write_str("blocked"),
             Reason::UnknownEvent => f.write_str("unknown event"),
             Reason::NotYourEvent => f.write_str("not your event"),
+            Reason::InviteLimitReached { allowed } => write!(
+                f,
+                "invite limit reached: the event allows {allowed} more invite{}",
+                if *allowed == 1 { "" } else { "s" }
+            ),
             Reason::PublishFailed(code) => write!(f, "publish failed ({code})"),
             Reason::LikelyTypo { meant } => write!(f, "did you mean {meant}?"),
         }
@@ -92,6 +103,7 @@ impl Reason {
             Reason::Blocked => "blocked",
             Reason::UnknownEvent => "unknown_event",
             Reason::NotYourEvent => "not_your_event",
+            Reason::InviteLimitReached { .. } => "invite_limit",
             Reason::PublishFailed(_) => "publish_failed",
         }
     }
@@ -200,5 +212,9 @@ mod tests {
             "duplicate of row 2"
         );
         assert_eq!(Reason::NotYourEvent.to_string(), "not your event");
+        assert_eq!(
+            Reason::InviteLimitReached { allowed: 3 }.to_string(),
+            "invite limit reached: the event allows 3 more invites"
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! DynamoDB reads of the shared table (`THIRTYONE_TABLE`): bulk authorization, block records and
-//! events. The key formats here are read by other services: keep them. The request ledger's
+//! DynamoDB reads of the shared table (`THIRTYONE_TABLE`): bulk authorization and suspension,
+//! block records and events. The key formats here are read by other services: keep them. The request ledger's
 //! writes live with the ledger ([`crate::ledger::store`]).
 
 use std::collections::HashMap;
@@ -47,6 +47,17 @@ pub fn number_attr(item: &Item, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// What the table says of a sender who mails a bulk request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// An authorized bulk sender, not suspended.
+    Authorized,
+    /// No bulk authorization item.
+    NotAuthorized,
+    /// Authorized, but the organizer is suspended: the system sends none of their invites.
+    Suspended,
+}
+
 /// The organizers, events and block records, and how many lookups may be in flight.
 #[derive(Debug, Clone)]
 pub struct Directory {
@@ -65,21 +76,25 @@ impl Directory {
         }
     }
 
-    /// True when the bulk authorization item `organizer#<sender>` / `bulk#<sender>` exists.
-    pub async fn is_bulk_sender(&self, sender: &SenderEmail) -> Result<bool, AwsError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(item_key(
-                format!("organizer#{sender}"),
-                format!("bulk#{sender}"),
-            )))
-            .projection_expression("pk")
-            .send()
-            .await
-            .map_err(|err| AwsError::from_sdk("DynamoDB.GetItem", err))?;
-        Ok(output.item.is_some())
+    /// The sender's standing as a bulk sender, in one call: the bulk authorization item
+    /// (`organizer#<sender>` / `bulk#<sender>`) and the suspension item (`organizer#<sender>` /
+    /// `suspended#<sender>`, the one the system checks before it creates an event) are read
+    /// together.
+    pub async fn standing(&self, sender: &SenderEmail) -> Result<Standing, AwsError> {
+        let pk = format!("organizer#{sender}");
+        let bulk = format!("bulk#{sender}");
+        let suspended = format!("suspended#{sender}");
+        let keys = vec![
+            item_key(pk.clone(), bulk.clone()),
+            item_key(pk, suspended.clone()),
+        ];
+        let found = self.batch_get_chunk(keys, Some("sk")).await?;
+        let has = |sk: &str| found.iter().any(|item| string_attr(item, "sk") == Some(sk));
+        Ok(match (has(&bulk), has(&suspended)) {
+            (false, _) => Standing::NotAuthorized,
+            (true, true) => Standing::Suspended,
+            (true, false) => Standing::Authorized,
+        })
     }
 
     /// Fetches the block records and events for the lookup keys, in batches of 100 keys.

@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
 use crate::attendees::rows::Candidate;
+use crate::decision::limits;
 use crate::report::tally::EventInfo;
 
 /// `origin` of every bulk invite.
@@ -31,6 +32,8 @@ pub struct EventRecord {
     pub json: Box<RawValue>,
     /// What the organizer's summary shows of the event.
     pub info: EventInfo,
+    /// Invites the event allows now (`max(0, invite_limit)`); `None`: the item has no limit.
+    pub allowance: Option<u64>,
 }
 
 impl EventRecord {
@@ -63,7 +66,15 @@ impl EventRecord {
                 .or_else(|| text("tzid"))
                 .or_else(|| text("tz")),
         };
-        Self { mailto, json, info }
+        let invite_limit = item
+            .get("invite_limit")
+            .map(|v| v.as_n().or_else(|_| v.as_s()).map_or("", String::as_str));
+        Self {
+            mailto,
+            json,
+            info,
+            allowance: limits::allowance(invite_limit),
+        }
     }
 
     /// True when the event's `mailto` is this organizer (compared case-insensitively).

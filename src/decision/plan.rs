@@ -6,6 +6,7 @@ use crate::attendees::domain::{AttendeeEmail, EventUid, SenderEmail};
 use crate::attendees::outcome::{Reason, RejectedRow};
 use crate::attendees::rows::{Attendees, Candidate};
 use crate::decision::contract::EventRecord;
+use crate::decision::limits::Allowances;
 use crate::report::tally::Report;
 
 /// The distinct keys to look up for a set of candidates.
@@ -33,6 +34,9 @@ pub struct Plan {
     pub invites: Vec<Candidate>,
     /// Rows not sent, with their reasons.
     pub rejected: Vec<RejectedRow>,
+    /// The event allowances that bound this plan: what a later delivery of the request must
+    /// decide with (the ledger keeps them).
+    pub allowances: Allowances,
 }
 
 /// An invite SNS did not accept, by its index in [`Plan::invites`].
@@ -75,25 +79,66 @@ pub fn lookup_keys(candidates: &[Candidate]) -> LookupKeys {
     }
 }
 
-/// Applies the event and block rules: a row is invited only when its event exists, belongs to
-/// the sender, and the attendee has not blocked the sender.
-pub fn decide(sender: &SenderEmail, attendees: Attendees, lookups: &Lookups) -> Plan {
+/// Applies the event, block and quota rules: a row is invited only when its event exists,
+/// belongs to the sender, the attendee has not blocked the sender, and the event's allowance
+/// is not used up by earlier rows of the list.
+///
+/// `frozen` holds the allowances an earlier delivery of this request decided with
+/// ([`crate::decision::limits`]); without it they come from `lookups` (each event's
+/// `invite_limit` as read now) and the plan says which of them bound it.
+pub fn decide(
+    sender: &SenderEmail,
+    attendees: Attendees,
+    lookups: &Lookups,
+    frozen: Option<&Allowances>,
+) -> Plan {
     let mut plan = Plan {
         invites: Vec::with_capacity(attendees.candidates.len()),
         rejected: attendees.rejected,
+        allowances: Allowances::default(),
     };
+    let allowance_of = |uid: &EventUid, event: &EventRecord| match frozen {
+        Some(frozen) => frozen.get(uid),
+        None => event.allowance,
+    };
+    let mut taken: HashMap<&EventUid, u64> = HashMap::new();
+    let mut bound = HashSet::new();
     for candidate in attendees.candidates {
-        let verdict = match lookups.events.get(&candidate.uid) {
+        let verdict = match lookups.events.get_key_value(&candidate.uid) {
             None => Err(Reason::UnknownEvent),
-            Some(event) if !event.is_owned_by(sender.as_str()) => Err(Reason::NotYourEvent),
+            Some((_, event)) if !event.is_owned_by(sender.as_str()) => Err(Reason::NotYourEvent),
             Some(_) if lookups.blocked.contains(&candidate.email) => Err(Reason::Blocked),
-            Some(_) => Ok(()),
+            Some((uid, event)) => match allowance_of(uid, event) {
+                Some(allowed) => {
+                    let used = taken.entry(uid).or_insert(0);
+                    if *used < allowed {
+                        *used += 1;
+                        Ok(())
+                    } else {
+                        bound.insert(uid);
+                        Err(Reason::InviteLimitReached { allowed })
+                    }
+                }
+                None => Ok(()),
+            },
         };
         match verdict {
             Ok(()) => plan.invites.push(candidate),
             Err(reason) => plan.rejected.push(candidate.rejected(reason)),
         }
     }
+    plan.allowances = match frozen {
+        Some(frozen) => frozen.clone(),
+        None => {
+            let mut binding = Allowances::default();
+            for uid in bound {
+                if let Some(allowed) = lookups.events.get(uid).and_then(|e| e.allowance) {
+                    binding.insert(uid.clone(), allowed);
+                }
+            }
+            binding
+        }
+    };
     plan
 }
 
@@ -146,7 +191,7 @@ mod tests {
     #[test]
     fn every_row_ends_in_exactly_one_outcome() {
         let (sender, rows, lookups) = sample();
-        let plan = decide(&sender, rows, &lookups);
+        let plan = decide(&sender, rows, &lookups, None);
         let invited: Vec<_> = plan.invites.iter().map(|c| c.row.line).collect();
         assert_eq!(invited, [2]);
         let mut rejected: Vec<_> = plan
@@ -170,7 +215,7 @@ mod tests {
     fn publish_failures_move_rows_to_not_sent() {
         let (sender, rows, mut lookups) = sample();
         lookups.blocked.clear();
-        let plan = decide(&sender, rows, &lookups);
+        let plan = decide(&sender, rows, &lookups, None);
         let report = plan.into_report(&[PublishFailure {
             index: 1,
             code: "InvalidParameter".into(),
@@ -184,11 +229,108 @@ mod tests {
         );
     }
 
+    fn limited_event(mailto: &str, invite_limit: &str) -> EventRecord {
+        EventRecord::from_item(
+            &[
+                ("mailto".to_string(), AttributeValue::S(mailto.into())),
+                (
+                    "invite_limit".to_string(),
+                    AttributeValue::N(invite_limit.into()),
+                ),
+            ]
+            .into(),
+        )
+    }
+
+    /// Five rows for `limited`, one for `open`, interleaved; a blocked row before the limit.
+    fn quota_sample(limit: &str) -> (SenderEmail, Attendees, Lookups) {
+        let sender = SenderEmail::parse("org@example.com").unwrap();
+        let rows = attendees::parse(
+            "uid,email\n\
+             limited,blocker@example.com\n\
+             limited,a@example.com\n\
+             open,a@example.com\n\
+             limited,b@example.com\n\
+             limited,c@example.com\n\
+             limited,d@example.com\n\
+             limited,e@example.com\n",
+            usize::MAX,
+        )
+        .unwrap();
+        let lookups = Lookups {
+            blocked: [AttendeeEmail::parse("blocker@example.com").unwrap()].into(),
+            events: [
+                (
+                    EventUid::parse("limited").unwrap(),
+                    limited_event("org@example.com", limit),
+                ),
+                (EventUid::parse("open").unwrap(), event("org@example.com")),
+            ]
+            .into(),
+        };
+        (sender, rows, lookups)
+    }
+
+    fn lines(plan: &Plan) -> (Vec<u32>, Vec<(u32, Reason)>) {
+        let mut rejected: Vec<_> = plan
+            .rejected
+            .iter()
+            .map(|r| (r.row.line, r.reason.clone()))
+            .collect();
+        rejected.sort_by_key(|(row, _)| *row);
+        (plan.invites.iter().map(|c| c.row.line).collect(), rejected)
+    }
+
+    #[test]
+    fn an_events_invite_limit_takes_the_first_accepted_rows_in_list_order() {
+        let (sender, rows, lookups) = quota_sample("3");
+        let plan = decide(&sender, rows, &lookups, None);
+        let limit = || Reason::InviteLimitReached { allowed: 3 };
+        assert_eq!(
+            lines(&plan),
+            (
+                vec![3, 4, 5, 6],
+                vec![(2, Reason::Blocked), (7, limit()), (8, limit())]
+            ),
+            "the blocked row takes no place; the other event is not limited"
+        );
+        let mut expected = Allowances::default();
+        expected.insert(EventUid::parse("limited").unwrap(), 3);
+        assert_eq!(
+            plan.allowances, expected,
+            "only the binding event is frozen"
+        );
+    }
+
+    #[test]
+    fn an_event_at_zero_or_below_gets_no_invites_and_a_roomy_one_binds_nothing() {
+        for limit in ["0", "-4"] {
+            let (sender, rows, lookups) = quota_sample(limit);
+            let plan = decide(&sender, rows, &lookups, None);
+            assert_eq!(lines(&plan).0, vec![4], "{limit}: only the unlimited event");
+        }
+        let (sender, rows, lookups) = quota_sample("5");
+        let plan = decide(&sender, rows, &lookups, None);
+        assert_eq!(plan.invites.len(), 6);
+        assert!(plan.allowances.is_empty());
+    }
+
+    #[test]
+    fn a_resumed_delivery_decides_with_the_frozen_allowances() {
+        let (sender, rows, lookups) = quota_sample("3");
+        let first = decide(&sender, rows, &lookups, None);
+        // By the next delivery the downstream has sent three invites: the counter reads 0.
+        let (sender, rows, lookups) = quota_sample("0");
+        let again = decide(&sender, rows, &lookups, Some(&first.allowances));
+        assert_eq!(lines(&again), lines(&first));
+        assert_eq!(again.allowances, first.allowances);
+    }
+
     #[test]
     fn blocked_attendee_is_never_invited_even_when_others_are() {
         let (sender, rows, mut lookups) = sample();
         lookups.blocked.clear();
-        let plan = decide(&sender, rows, &lookups);
+        let plan = decide(&sender, rows, &lookups, None);
         assert_eq!(
             plan.invites.len(),
             2,

@@ -10,9 +10,11 @@
 //! States of the item: absent -> `in_progress` (publishing, `next_row` moving forward) ->
 //! `in_progress` with `invites_done` (summary pending) -> `completed`. `last_word_at` is set at
 //! most once, by the delivery that mails the organizer that the request ended in the
-//! dead-letter queue.
+//! dead-letter queue. `invite_allowances` is set at most once, by the first delivery whose plan
+//! an event's `invite_limit` bound ([`crate::decision::limits`]).
 
 use crate::attendees::outcome::RowPosition;
+use crate::decision::limits::Allowances;
 use crate::inbound::notification::ObjectRef;
 
 /// How long a completed or abandoned ledger item is kept before DynamoDB's TTL removes it.
@@ -49,6 +51,10 @@ pub struct Checkpoint {
     /// Every invite is out; only the summary is pending. A delivery that finds this set sends
     /// the summary and publishes nothing.
     pub invites_done: bool,
+    /// The event allowances the request was first decided with, when any bound it (read at the
+    /// claim; written once, by [`crate::ledger::store::LedgerStore::freeze_allowances`], never
+    /// by a checkpoint save).
+    pub allowances: Option<Allowances>,
 }
 
 impl Checkpoint {

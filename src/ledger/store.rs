@@ -10,17 +10,29 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use super::state::{Checkpoint, Claim, LedgerKey, RETENTION_SECONDS};
 use crate::attendees::outcome::RowPosition;
 use crate::aws::dynamodb::{Item, item_key, number, number_attr, string_attr};
+use crate::decision::limits::Allowances;
 use crate::error::{AwsError, ProcessError};
 
 /// Ledger `status` of a request being worked on.
 const IN_PROGRESS: &str = "in_progress";
 /// Ledger `status` of a finished request.
 const COMPLETED: &str = "completed";
+/// The attribute holding the request's frozen event allowances.
+const ALLOWANCES: &str = "invite_allowances";
 
 /// The write's condition did not hold: another holder has the item, or it is in another state.
 fn condition_failed(err: &SdkError<UpdateItemError>) -> bool {
     err.as_service_error()
         .is_some_and(|e| e.is_conditional_check_failed_exception())
+}
+
+/// A holder's write that failed: its condition means the lease was taken over.
+fn held_write_failed(err: SdkError<UpdateItemError>) -> ProcessError {
+    if condition_failed(&err) {
+        ProcessError::HeldElsewhere
+    } else {
+        ProcessError::Aws(AwsError::from_sdk("DynamoDB.UpdateItem", err))
+    }
 }
 
 fn ledger_key(key: &LedgerKey) -> Item {
@@ -89,6 +101,7 @@ impl LedgerStore {
                         .and_then(|v| v.as_bool().ok())
                         .copied()
                         .unwrap_or(false),
+                    allowances: string_attr(&item, ALLOWANCES).and_then(Allowances::from_ledger),
                 }))
             }
             Err(err) if condition_failed(&err) => {
@@ -134,13 +147,34 @@ impl LedgerStore {
             .expression_attribute_values(":holder", AttributeValue::S(holder.into()))
             .send()
             .await
-            .map_err(|err| {
-                if condition_failed(&err) {
-                    ProcessError::HeldElsewhere
-                } else {
-                    ProcessError::Aws(AwsError::from_sdk("DynamoDB.UpdateItem", err))
-                }
-            })?;
+            .map_err(held_write_failed)?;
+        Ok(())
+    }
+
+    /// Keeps the event allowances that bound the request's first decision, so every later
+    /// delivery decides with them; the first value written stays. Nothing is written when
+    /// they are too large for the item ([`crate::decision::limits::MAX_FROZEN_BYTES`]).
+    pub async fn freeze_allowances(
+        &self,
+        key: &LedgerKey,
+        holder: &str,
+        allowances: &Allowances,
+    ) -> Result<(), ProcessError> {
+        let Some(json) = allowances.to_ledger() else {
+            return Ok(());
+        };
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(ledger_key(key)))
+            .update_expression("SET #allowances = if_not_exists(#allowances, :allowances)")
+            .condition_expression("holder = :holder")
+            .expression_attribute_names("#allowances", ALLOWANCES)
+            .expression_attribute_values(":allowances", AttributeValue::S(json))
+            .expression_attribute_values(":holder", AttributeValue::S(holder.into()))
+            .send()
+            .await
+            .map_err(held_write_failed)?;
         Ok(())
     }
 

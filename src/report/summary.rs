@@ -256,6 +256,7 @@ fn group_label(kind: &str) -> &'static str {
         "blocked" => "the attendee blocked invites from you",
         "unknown_event" => "no event has this uid",
         "not_your_event" => "the event is not yours",
+        "invite_limit" => "the event's invite limit is reached",
         "publish_failed" => "could not be sent",
         _ => "other",
     }

@@ -10,6 +10,8 @@
 //! - `organizers`: what organizers send and get back: previews, pasted lists, typo hints,
 //!   split names, spreadsheets, a readable summary (issue 12)
 //! - `properties`: arbitrary input never panics and ends in a classified result
+//! - `system_rules`: the system's own bulk rules: suspension and each event's invite limit
+//!   (issue 16)
 //! - `startup`: the binary's cold start
 
 mod common;
@@ -23,3 +25,4 @@ mod samples;
 mod scale;
 mod security;
 mod startup;
+mod system_rules;

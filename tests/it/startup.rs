@@ -26,3 +26,25 @@ fn missing_env_var_fails_the_cold_start_naming_it() {
         );
     }
 }
+
+#[test]
+fn an_invalid_log_level_fails_the_cold_start_naming_it() {
+    // `loud` is a valid tracing filter (a target name) that would silence every line.
+    let output = Command::new(env!("CARGO_BIN_EXE_bulk-invites"))
+        .env_clear()
+        .env("THIRTYONE_TABLE", "thirtyone")
+        .env(
+            "NEW_EVENT_INVITE",
+            "arn:aws:sns:us-west-2:123456789012:send-bulk-event-invite",
+        )
+        .env("SYSTEM_EMAIL", "notification@calendarsnack.com")
+        .env("LOG_LEVEL", "loud")
+        .output()
+        .expect("run the binary");
+    assert!(!output.status.success(), "must not start");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("environment variable LOG_LEVEL has an invalid value \"loud\""),
+        "{stderr}"
+    );
+}

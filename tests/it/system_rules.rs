@@ -1,0 +1,188 @@
+//! The system's own rules for bulk invites (issue 16): a suspended organizer sends nothing, and
+//! each event's `invite_limit` caps the invites a list publishes for it.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::common::*;
+
+/// Sets (or adds) the event's `invite_limit`, as `create_new_event_record` and the downstream's
+/// decrements leave it.
+async fn set_invite_limit(f: &Fixture, uid: &str, limit: i64) {
+    aws_sdk_dynamodb::Client::new(&f.sdk)
+        .update_item()
+        .table_name(&f.table)
+        .key("pk", AttributeValue::S(format!("event#{uid}")))
+        .key("sk", AttributeValue::S(format!("event#{uid}")))
+        .update_expression("SET invite_limit = :limit")
+        .expression_attribute_values(":limit", AttributeValue::N(limit.to_string()))
+        .send()
+        .await
+        .expect("set invite_limit");
+}
+
+fn five_rows(uid: &str) -> String {
+    let mut csv = String::from("uid,email\n");
+    for name in ["ann", "ben", "cy", "dee", "eli"] {
+        csv.push_str(&format!("{uid},{name}@example.com\n"));
+    }
+    csv
+}
+
+fn invited_emails(f: &Fixture) -> Vec<String> {
+    invited(&f.published())
+        .into_iter()
+        .map(|(_, email)| email)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_suspended_organizer_publishes_nothing_and_gets_no_email() {
+    let f = Fixture::new("suspended").await;
+    f.seed_event("suspended-event", &f.sender).await;
+    f.put_item(&[
+        ("pk", &format!("organizer#{}", f.sender)),
+        ("sk", &format!("suspended#{}", f.sender)),
+    ])
+    .await;
+
+    let response = f.run_csv(&five_rows("suspended-event")).await;
+
+    assert!(
+        failed_ids(&response).is_empty(),
+        "a refusal is acknowledged"
+    );
+    assert!(f.published().is_empty());
+    assert!(
+        f.emails().is_empty(),
+        "refused as an unauthorized sender is"
+    );
+}
+
+#[tokio::test]
+async fn an_event_with_invite_limit_3_publishes_the_first_3_of_5_rows() {
+    let f = Fixture::new("limit-3").await;
+    f.seed_event("limited", &f.sender).await;
+    set_invite_limit(&f, "limited", 3).await;
+    f.seed_event("open", &f.sender).await;
+    let csv = five_rows("limited") + "open,fay@example.com\n";
+
+    let response = f.run_csv(&csv).await;
+
+    assert!(failed_ids(&response).is_empty());
+    assert_eq!(
+        invited_emails(&f),
+        [
+            "ann@example.com",
+            "ben@example.com",
+            "cy@example.com",
+            "fay@example.com"
+        ],
+        "the first three rows of the limited event, in list order; the other event has no limit"
+    );
+    let (text, _) = bodies(&only_email(&f));
+    assert!(text.contains("limited: 3 invites sent"), "{text}");
+    assert!(text.contains("limited: 2 not sent"), "{text}");
+    assert_eq!(
+        text.matches("invite limit reached: the event allows 3 more invites")
+            .count(),
+        2,
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn an_event_at_zero_or_below_publishes_none_and_preview_says_so() {
+    for (limit, name) in [(0, "limit-0"), (-2, "limit-negative")] {
+        let f = Fixture::new(name).await;
+        f.seed_event("spent", &f.sender).await;
+        set_invite_limit(&f, "spent", limit).await;
+
+        f.run_email(email_with_attachment(
+            &ses_headers(&f.sender),
+            &f.sender,
+            "Preview: spent",
+            "guests.csv",
+            "text/csv",
+            five_rows("spent").as_bytes(),
+        ))
+        .await;
+        let (preview, _) = bodies(&only_email(&f));
+        assert!(
+            preview.contains("invite limit reached: the event allows 0 more invites"),
+            "{preview}"
+        );
+
+        f.run_csv(&five_rows("spent")).await;
+        assert!(f.published().is_empty(), "limit {limit}: nothing published");
+        let emails = f.emails();
+        let (text, _) = bodies(emails.last().unwrap());
+        assert_eq!(
+            text.matches("invite limit reached: the event allows 0 more invites")
+                .count(),
+            5,
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_redelivered_request_keeps_the_allowance_it_was_decided_with() {
+    let mut f = Fixture::new("limit-frozen").await;
+    f.seed_event("limited", &f.sender).await;
+    set_invite_limit(&f, "limited", 3).await;
+    // The first delivery publishes, then SES refuses the summary: the message comes back.
+    let domain = format!("{}.example.com", unique("unverified")).to_lowercase();
+    f.configure(|c| {
+        c.system_email = bulk_invites::config::Mailbox {
+            name: None,
+            address: format!("notification@{domain}"),
+        }
+    });
+    let key = format!("bulk_event_invites_email/{}", unique("frozen"));
+    f.put_email(
+        &key,
+        email_with_csv(&f.sender, five_rows("limited").as_bytes()),
+    )
+    .await;
+    let event = || sqs_event(&[s3_event(&f.bucket, &encode_key(&key))]);
+    let first = f.invoke(event()).await;
+    assert_eq!(failed_ids(&first).len(), 1, "the summary failed: retried");
+    assert_eq!(invited_emails(&f).len(), 3);
+
+    // Meanwhile the downstream sent those three invites and counted them down.
+    set_invite_limit(&f, "limited", 0).await;
+    aws_sdk_sesv2::Client::new(&f.sdk)
+        .create_email_identity()
+        .email_identity(&domain)
+        .send()
+        .await
+        .unwrap();
+    let second = f.invoke(event()).await;
+
+    assert!(failed_ids(&second).is_empty());
+    assert_eq!(invited_emails(&f).len(), 3, "nothing published again");
+    let (text, _) = bodies(&only_email(&f));
+    assert!(
+        text.contains("limited: 3 invites sent") && text.contains("limited: 2 not sent"),
+        "the summary reports what was decided, not a second reading of the counter: {text}"
+    );
+    let ledger = aws_sdk_dynamodb::Client::new(&f.sdk)
+        .scan()
+        .table_name(&f.table)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    let frozen: Vec<&HashMap<String, AttributeValue>> = ledger
+        .iter()
+        .filter(|item| item.contains_key("invite_allowances"))
+        .collect();
+    assert_eq!(frozen.len(), 1, "the ledger item keeps the allowances");
+    assert_eq!(
+        frozen[0]["invite_allowances"].as_s().unwrap(),
+        r#"{"limited":3}"#
+    );
+}
