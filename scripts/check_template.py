@@ -6,10 +6,15 @@
   queue, no subscription; the function, its SendMessage permission and the alarms on the
   existing queue.
 
+Both renderings are also checked after the SAM transform (samtranslator, which cfn-lint
+brings): every deploy publishes a version behind the `live` alias, the SQS trigger invokes the
+alias, and CodeDeploy shifts it as DeploymentType says, rolled back by the template's alarms.
+
 Conditions, Fn::If, Ref and Fn::GetAtt are evaluated here (the SAM transform leaves them to
 CloudFormation); `sam validate --lint` and cfn-lint check the rest.
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -68,6 +73,41 @@ def render(template, parameters):
     return resources
 
 
+def sam_transform():
+    """template.yaml after the SAM transform, as CloudFormation would receive it."""
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    class NoManagedPolicies:
+        def load(self):
+            return {}
+
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    # `sam build` + `sam deploy` put the built artifact's S3 address here.
+    template["Resources"]["BulkInvitesFunction"]["Properties"]["CodeUri"] = "s3://artifacts/bootstrap.zip"
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-west-2")
+    return transform(template, {}, NoManagedPolicies())
+
+
+def of_type(resources, kind):
+    return [spec for spec in resources.values() if spec["Type"] == kind]
+
+
+def gradual_deploys(label, resources, alarms):
+    """The trigger on the alias, and CodeDeploy shifting it, gated by `alarms`."""
+    (alias,) = of_type(resources, "AWS::Lambda::Alias")
+    (trigger,) = of_type(resources, "AWS::Lambda::EventSourceMapping")
+    (group,) = of_type(resources, "AWS::CodeDeploy::DeploymentGroup")
+    gates = [alarm["Name"] for alarm in group["Properties"]["AlarmConfiguration"]["Alarms"]]
+    return check(f"{label}, after the SAM transform", resources, [
+        ("publishes a version behind the live alias", alias["Properties"]["Name"] == "live" and of_type(resources, "AWS::Lambda::Version")),
+        ("the SQS trigger invokes the alias", trigger["Properties"]["FunctionName"] == "<BulkInvitesFunctionAliaslive>"),
+        ("CodeDeploy moves the alias", "CodeDeployLambdaAliasUpdate" in alias.get("UpdatePolicy", {})),
+        (f"rolled back by {alarms} (has {gates})", gates == [f"<{name}>" for name in alarms]),
+        ("rolls back on alarm", "DEPLOYMENT_STOP_ON_ALARM" in group["Properties"]["AutoRollbackConfiguration"]["Events"]),
+    ])
+
+
 def types(resources):
     return sorted(spec["Type"] for spec in resources.values())
 
@@ -113,6 +153,14 @@ def main():
     problems += check("existing queue, no -dead name", no_dead, [
         ("no dead-letter alarm without its name", "DeadLetterQueueAlarm" not in no_dead),
     ])
+
+    transformed = sam_transform()
+    gates = ["FunctionErrorsAlarm", "FailedRequestsAlarm"]
+    problems += gradual_deploys("own queue", render(transformed, {}), gates + ["DeadLetterQueueAlarm"])
+    problems += gradual_deploys("existing queue", render(transformed, {
+        "ExistingQueueArn": EXISTING, "ExistingDeadLetterQueueName": "get-new-bulk-event-invites-from-email-dead"}),
+        gates + ["DeadLetterQueueAlarm"])
+    problems += gradual_deploys("existing queue, no -dead name", render(transformed, {"ExistingQueueArn": EXISTING}), gates)
     if problems:
         sys.exit("\n".join(problems))
 

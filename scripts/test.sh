@@ -17,10 +17,10 @@ echo "cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
 echo "sam validate --lint"
 SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam validate --lint --template template.yaml --region us-west-2
-echo "template rendered with its own queue and with an existing one"
-.venv/bin/python scripts/check_template.py
+echo "template rendered with its own queue and with an existing one, before and after the SAM transform"
+.venv-sam/bin/python scripts/check_template.py
 echo "IAM: every SDK call's actions granted (docs/iam-actions.csv)"
-.venv/bin/python scripts/check_iam.py
+.venv-sam/bin/python scripts/check_iam.py
 echo "template.yaml passed"
 # The arm64 artifact Lambda runs, cross-built and run on a sample under qemu (make arm64); the
 # aarch64 standard library is added with rustup when missing.

@@ -129,12 +129,19 @@ impl AwsError {
         };
         Self {
             operation,
+            message: describe(&err, code.as_deref()),
             code,
             status,
             class,
-            message: DisplayErrorContext(&err).to_string(),
             source: Some(Box::new(err)),
         }
+    }
+
+    /// The service part of [`AwsError::operation`] (`SNS` of `SNS.PublishBatch`).
+    pub fn service(&self) -> &'static str {
+        self.operation
+            .split_once('.')
+            .map_or(self.operation, |(service, _)| service)
     }
 
     /// True for throttling: the service asks for fewer calls, not for a fix.
@@ -167,6 +174,38 @@ impl AwsError {
             message: message.into(),
             source: None,
         }
+    }
+}
+
+/// Longest description of an SDK error kept for the logs: the service's own message fits; an
+/// HTTP dump does not belong in a log line.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// What went wrong, in the service's words when it answered (`NotFound: Topic does not
+/// exist`), else the failure's chain of causes (a timeout, a refused connection), without the
+/// SDK's debug rendering of the raw response.
+fn describe<E>(err: &SdkError<E, HttpResponse>, code: Option<&str>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let text = match err {
+        SdkError::ServiceError(service) => {
+            let message = service.err().message().unwrap_or("no message");
+            match code {
+                Some(code) => format!("{code}: {message}"),
+                None => format!("HTTP {}: {message}", service.raw().status().as_u16()),
+            }
+        }
+        SdkError::ResponseError(response) => format!(
+            "unreadable response (HTTP {})",
+            response.raw().status().as_u16()
+        ),
+        SdkError::TimeoutError(_) => "timed out".to_string(),
+        other => DisplayErrorContext(other).to_string(),
+    };
+    match text.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
     }
 }
 
@@ -236,6 +275,14 @@ impl ProcessError {
     /// True when SQS should deliver the message again.
     pub fn is_retryable(&self) -> bool {
         self.fate() == Fate::Retry
+    }
+
+    /// The AWS call that failed, if an AWS call did.
+    pub fn aws(&self) -> Option<&AwsError> {
+        match self {
+            ProcessError::Aws(err) => Some(err),
+            _ => None,
+        }
     }
 
     /// True when an operator must act (logged at `error`): the environment is wrong.
@@ -421,5 +468,33 @@ mod tests {
         );
         let source = std::error::Error::source(&err).expect("the SDK error is kept");
         assert!(source.to_string().contains("service error"), "{source}");
+        assert_eq!(err.service(), "SNS");
+    }
+
+    #[test]
+    fn a_service_error_reads_as_its_code_and_message_without_the_http_dump() {
+        use aws_sdk_sns::operation::publish_batch::PublishBatchError;
+        use aws_smithy_types::body::SdkBody;
+        use aws_smithy_types::error::ErrorMetadata;
+        let body = format!("<ErrorResponse>{}</ErrorResponse>", "x".repeat(2_000));
+        let mut raw = HttpResponse::new(404u16.try_into().unwrap(), SdkBody::from(body));
+        raw.headers_mut().insert("x-amzn-requestid", "f00d");
+        let meta = ErrorMetadata::builder()
+            .code("NotFound")
+            .message("Topic does not exist")
+            .build();
+        let err = AwsError::from_sdk(
+            "SNS.PublishBatch",
+            SdkError::service_error(PublishBatchError::generic(meta), raw),
+        );
+        assert_eq!(
+            err.to_string(),
+            "SNS.PublishBatch failed: NotFound: Topic does not exist"
+        );
+        let timeout = AwsError::from_sdk(
+            "SNS.PublishBatch",
+            SdkError::<PublishBatchError, HttpResponse>::timeout_error("attempt timeout"),
+        );
+        assert_eq!(timeout.to_string(), "SNS.PublishBatch failed: timed out");
     }
 }

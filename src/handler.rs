@@ -28,25 +28,23 @@ pub async fn handle(
     let invocation = Invocation::from_context(&event.context);
     let invocation = &invocation;
     let results =
-        futures::future::join_all(
-            event.payload.records.iter().map(|record| async move {
-                (record, handle_record(app, record, invocation).await)
-            }),
-        )
+        futures::future::join_all(event.payload.records.iter().map(|record| async move {
+            let message_id = record.message_id.as_deref().unwrap_or_default();
+            let span = info_span!("record", sqs_message_id = message_id);
+            let result = handle_record(app, record, invocation)
+                .instrument(span)
+                .await;
+            (record, result)
+        }))
         .await;
 
     let mut response = SqsBatchResponse::default();
     for (record, result) in results {
         let message_id = record.message_id.as_deref().unwrap_or_default();
+        // Acknowledged failures were logged in the request's span, where they were found.
         let Err(err) = result else { continue };
         if !err.is_retryable() {
-            // Acknowledged: the reason was logged where it was found.
             continue;
-        }
-        if err.needs_operator() {
-            error!(message_id, error = %err, "environment failure; message returned to the queue (dead-letter queue after its last receive)");
-        } else {
-            warn!(message_id, error = %err, "passing failure; message returned to the queue");
         }
         if message_id.is_empty() {
             // An empty itemIdentifier would fail the whole batch anyway; say so plainly.
@@ -90,26 +88,53 @@ async fn handle_record(
     };
     let mut stop = None;
     for object in &objects {
-        // request::process logs each outcome itself, with the sender once it is known.
-        // Every log line of the request carries its object through this span.
-        let span = info_span!("request", bucket = %object.bucket, key = %object.key);
+        // Every log line of the request, its failure line included, carries its object and,
+        // once the email is read, its sender (request::run records it).
+        let span = info_span!(
+            "request",
+            bucket = %object.bucket,
+            key = %object.key,
+            sender = tracing::field::Empty
+        );
         let result = request::process(app, object, invocation, &attempt)
             .instrument(span.clone())
             .await;
         if let Err(err) = result {
-            span.in_scope(|| log_acknowledged(&err));
             if err.is_retryable() {
-                stop = Some(err);
+                stop = Some((err, span));
                 break;
             }
+            span.in_scope(|| log_acknowledged(&err));
         }
     }
     match stop {
-        Some(ProcessError::DeadlineReached { progressed: true }) if attempt.may_continue => {
-            continue_later(app, body, &attempt, invocation).await
+        Some((ProcessError::DeadlineReached { progressed: true }, span))
+            if attempt.may_continue =>
+        {
+            continue_later(app, body, &attempt, invocation)
+                .instrument(span)
+                .await
         }
-        Some(err) => Err(err),
+        Some((err, span)) => {
+            span.in_scope(|| log_returned(&err));
+            Err(err)
+        }
         None => Ok(()),
+    }
+}
+
+/// Logs a failure that sends the record back to SQS: at `error` when an operator must act.
+fn log_returned(err: &ProcessError) {
+    let aws = err.aws();
+    let (service, operation, code) = (
+        aws.map(AwsError::service),
+        aws.map(|e| e.operation),
+        aws.and_then(|e| e.code.as_deref()),
+    );
+    if err.needs_operator() {
+        error!(error = %err, service, operation, code, "environment failure; message returned to the queue (dead-letter queue after its last receive)");
+    } else {
+        warn!(error = %err, service, operation, code, "passing failure; message returned to the queue");
     }
 }
 

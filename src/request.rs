@@ -174,6 +174,8 @@ pub async fn run(
     let deadline = invocation.deadline;
     let (message, etag) = read_email(app, object, deadline).await?;
     let sender = message.sender.clone();
+    // The handler's request span declares it: from here on every line names the organizer.
+    tracing::Span::current().record("sender", sender.as_str());
     if let Some(refusal) = check_sender(app, &message, deadline).await? {
         return Ok(refusal);
     }

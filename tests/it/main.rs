@@ -3,6 +3,7 @@
 //!
 //! - `pipeline`: the whole function, request by request
 //! - `samples`: the files in `events/` drive the handler as Lambda delivers them
+//! - `logs`: the real binary's log lines in Lambda's JSON shape (issue 16)
 //! - `delivery`: at-least-once delivery without loss or duplicates (issue 4)
 //! - `scale`: batched, bounded AWS calls (issue 3)
 //! - `failures`: nothing lost: environment faults, long requests, the dead-letter queue (issue 8)
@@ -18,6 +19,7 @@ mod common;
 
 mod delivery;
 mod failures;
+mod logs;
 mod organizers;
 mod pipeline;
 mod properties;

@@ -6,6 +6,7 @@
 
 pub mod faults;
 pub mod queue;
+pub mod runtime_api;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
