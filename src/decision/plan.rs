@@ -192,14 +192,8 @@ mod tests {
     fn every_row_ends_in_exactly_one_outcome() {
         let (sender, rows, lookups) = sample();
         let plan = decide(&sender, rows, &lookups, None);
-        let invited: Vec<_> = plan.invites.iter().map(|c| c.row.line).collect();
+        let (invited, rejected) = lines(&plan);
         assert_eq!(invited, [2]);
-        let mut rejected: Vec<_> = plan
-            .rejected
-            .iter()
-            .map(|r| (r.row.line, r.reason.clone()))
-            .collect();
-        rejected.sort_by_key(|(row, _)| *row);
         assert_eq!(
             rejected,
             vec![
