@@ -266,6 +266,7 @@ fn snapshot(
         sent_so_far: handled.saturating_sub(failed.len()) as u64,
         failed,
         invites_done,
+        summary_attempts: 0,
         allowances: None,
     }
 }

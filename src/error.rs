@@ -68,6 +68,11 @@ const TRANSIENT_CODES: &[&str] = &[
     "KMSThrottlingException",
 ];
 
+/// True for an AWS error code that names throttling: the service did not do what was asked.
+pub fn is_throttling_code(code: &str) -> bool {
+    THROTTLING_CODES.contains(&code)
+}
+
 /// True for an AWS error code that names throttling or a passing service fault.
 pub fn is_transient_code(code: &str) -> bool {
     THROTTLING_CODES.contains(&code) || TRANSIENT_CODES.contains(&code)

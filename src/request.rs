@@ -27,7 +27,7 @@ use crate::error::ProcessError;
 use crate::inbound::authenticity;
 use crate::inbound::email::{self, CsvAttachment, EmailError, InboundEmail, SpreadsheetAttachment};
 use crate::inbound::notification::ObjectRef;
-use crate::ledger::state::{Checkpoint, Claim, LedgerKey};
+use crate::ledger::state::{Checkpoint, Claim, LedgerKey, MAX_SUMMARY_ATTEMPTS};
 use crate::ledger::store::HeldItem;
 use crate::metrics;
 use crate::report::summary::{self, Summary};
@@ -188,6 +188,7 @@ pub async fn run(
         store: &app.ledger,
         key: &ledger,
         holder: &invocation.holder,
+        summary_attempts: resume.summary_attempts,
     };
     let result = process_claimed(app, invocation, &held, message, resume).await;
     if let Err(err) = &result
@@ -248,8 +249,10 @@ async fn take_ledger(
     etag: Option<String>,
     invocation: &Invocation,
 ) -> Result<Option<(LedgerKey, Checkpoint)>, ProcessError> {
+    // The stored object's own ETag first: a notification may carry none (a minimal or
+    // hand-built redrive), and a request must have one ledger key however it arrives.
     let ledger = LedgerKey::for_object(&ObjectRef {
-        etag: object.etag.clone().or(etag),
+        etag: etag.or_else(|| object.etag.clone()),
         ..object.clone()
     });
     let lease_until = invocation.deadline.epoch_ms();
@@ -506,7 +509,10 @@ const CLOSING_TIME: Duration = Duration::from_millis(500);
 ///
 /// A summary sent and then cut off before the ledger says so would be sent again by the next
 /// delivery. So both steps start only with half the margin (at least [`CLOSING_TIME`]) left,
-/// and the send may use only half of that: the completion keeps the rest.
+/// and the send may use only half of that: the completion keeps the rest. Each delivery that
+/// starts a send counts it in the ledger first; after [`MAX_SUMMARY_ATTEMPTS`] (counted by
+/// earlier deliveries, as the claim found them) the request is completed without another,
+/// since each earlier one may have reached the organizer.
 async fn tell_and_close(
     app: &App,
     deadline: Deadline,
@@ -520,10 +526,19 @@ async fn tell_and_close(
     if deadline.is_near(LAST_CALL_SLACK + closing) {
         return Err(ProcessError::DeadlineReached { progressed: false });
     }
-    deadline
-        .within(LAST_CALL_SLACK + closing / 2, send(app, sender, summary))
-        .await
-        .ok_or(ProcessError::DeadlineReached { progressed: false })??;
+    if held.summary_attempts >= MAX_SUMMARY_ATTEMPTS {
+        warn!(
+            attempts = held.summary_attempts,
+            "summary not sent again: earlier sends may have reached the organizer; request completed"
+        );
+    } else {
+        let count = app.ledger.count_summary_attempt(held.key, held.holder);
+        in_time(deadline, count).await?;
+        deadline
+            .within(LAST_CALL_SLACK + closing / 2, send(app, sender, summary))
+            .await
+            .ok_or(ProcessError::DeadlineReached { progressed: false })??;
+    }
     in_time(deadline, complete(app, held, sent, not_sent)).await
 }
 

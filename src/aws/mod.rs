@@ -77,13 +77,17 @@ impl Aws {
                 config.topic_arn.clone(),
                 config.max_in_flight,
             ),
+            // No SDK retries: a send whose answer is lost may have been delivered, and SES has
+            // no idempotency token. The mailer retries only what never reached SES.
             mailer: ses::Mailer::new(
                 aws_sdk_sesv2::Client::from_conf(
                     aws_sdk_sesv2::config::Builder::from(sdk)
+                        .retry_config(aws_config::retry::RetryConfig::disabled())
                         .interceptor(calls.clone())
                         .build(),
                 ),
                 config.system_email.clone(),
+                config.sdk.max_attempts,
             ),
             requeue: sqs::Requeue::new(aws_sdk_sqs::Client::from_conf(
                 aws_sdk_sqs::config::Builder::from(sdk)

@@ -10,12 +10,18 @@
 //! States of the item: absent -> `in_progress` (publishing, `next_row` moving forward) ->
 //! `in_progress` with `invites_done` (summary pending) -> `completed`. `last_word_at` is set at
 //! most once, by the delivery that mails the organizer that the request ended in the
-//! dead-letter queue. `invite_allowances` is set at most once, by the first delivery whose plan
+//! dead-letter queue. `summary_attempts` counts the deliveries that started to send the summary
+//! (at most [`MAX_SUMMARY_ATTEMPTS`]). `invite_allowances` is set at most once, by the first delivery whose plan
 //! an event's `invite_limit` bound ([`crate::decision::limits`]).
 
 use crate::attendees::outcome::RowPosition;
 use crate::decision::limits::Allowances;
 use crate::inbound::notification::ObjectRef;
+
+/// Summary sends a request may start, over all its deliveries: SES has no idempotency token,
+/// and a send whose answer was lost (late, or the connection dropped after SES took it) may
+/// have been delivered. Two keeps the README's bound: at most two summaries.
+pub const MAX_SUMMARY_ATTEMPTS: u64 = 2;
 
 /// How long a completed or abandoned ledger item is kept before DynamoDB's TTL removes it.
 pub const RETENTION_SECONDS: i64 = 14 * 24 * 3600;
@@ -31,10 +37,18 @@ pub struct LedgerKey {
 
 impl LedgerKey {
     /// The ledger key of a stored email.
+    ///
+    /// The ETag is written without the quotes S3 puts around it in `GetObject` answers (an S3
+    /// notification carries it bare), so one stored email has one key whichever says it.
     pub fn for_object(object: &ObjectRef) -> Self {
+        let etag = object
+            .etag
+            .as_deref()
+            .map(|etag| etag.trim().trim_matches('"'))
+            .filter(|etag| !etag.is_empty());
         Self {
             pk: format!("bulk_request#{}/{}", object.bucket, object.key),
-            sk: format!("bulk_request#{}", object.etag.as_deref().unwrap_or("-")),
+            sk: format!("bulk_request#{}", etag.unwrap_or("-")),
         }
     }
 }
@@ -51,6 +65,10 @@ pub struct Checkpoint {
     /// Every invite is out; only the summary is pending. A delivery that finds this set sends
     /// the summary and publishes nothing.
     pub invites_done: bool,
+    /// Times a delivery started to send the request's summary (or help email); each may have
+    /// reached SES even when it failed, so no delivery starts another after
+    /// [`MAX_SUMMARY_ATTEMPTS`].
+    pub summary_attempts: u64,
     /// The event allowances the request was first decided with, when any bound it (read at the
     /// claim; written once, by [`crate::ledger::store::LedgerStore::freeze_allowances`], never
     /// by a checkpoint save).
@@ -172,6 +190,19 @@ mod tests {
                 sk: "bulk_request#abc".into()
             }
         );
+    }
+
+    #[test]
+    fn a_quoted_etag_and_a_bare_one_name_the_same_request() {
+        let with = |etag: Option<&str>| {
+            LedgerKey::for_object(&ObjectRef {
+                bucket: "inbound".into(),
+                key: "k".into(),
+                etag: etag.map(str::to_string),
+            })
+        };
+        assert_eq!(with(Some("\"abc\"")), with(Some("abc")));
+        assert_eq!(with(Some(" ")).sk, "bulk_request#-");
     }
 
     #[test]

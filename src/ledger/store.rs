@@ -101,6 +101,7 @@ impl LedgerStore {
                         .and_then(|v| v.as_bool().ok())
                         .copied()
                         .unwrap_or(false),
+                    summary_attempts: number_attr(&item, "summary_attempts"),
                     allowances: string_attr(&item, ALLOWANCES).and_then(Allowances::from_ledger),
                 }))
             }
@@ -144,6 +145,27 @@ impl LedgerStore {
             .expression_attribute_values(":sent", number(checkpoint.sent_so_far as i64))
             .expression_attribute_values(":done", AttributeValue::Bool(checkpoint.invites_done))
             .expression_attribute_values(":failed", AttributeValue::S(checkpoint.failed_json()))
+            .expression_attribute_values(":holder", AttributeValue::S(holder.into()))
+            .send()
+            .await
+            .map_err(held_write_failed)?;
+        Ok(())
+    }
+
+    /// Counts one more start of the summary's send, before it starts: a send whose answer is
+    /// lost counts too, since SES may have taken it.
+    pub async fn count_summary_attempt(
+        &self,
+        key: &LedgerKey,
+        holder: &str,
+    ) -> Result<(), ProcessError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(ledger_key(key)))
+            .update_expression("ADD summary_attempts :one")
+            .condition_expression("holder = :holder")
+            .expression_attribute_values(":one", number(1))
             .expression_attribute_values(":holder", AttributeValue::S(holder.into()))
             .send()
             .await
@@ -271,4 +293,6 @@ pub struct HeldItem<'a> {
     pub key: &'a LedgerKey,
     /// This invocation's ledger holder id.
     pub holder: &'a str,
+    /// Summary sends earlier deliveries started, as the claim found them.
+    pub summary_attempts: u64,
 }

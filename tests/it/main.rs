@@ -4,6 +4,7 @@
 //! - `pipeline`: the whole function, request by request
 //! - `samples`: the files in `events/` drive the handler as Lambda delivers them
 //! - `logs`: the real binary's log lines in Lambda's JSON shape (issue 16)
+//! - `once`: one ledger key per stored email, however it is named (issue 17)
 //! - `delivery`: at-least-once delivery without loss or duplicates (issue 4)
 //! - `scale`: batched, bounded AWS calls (issue 3)
 //! - `failures`: nothing lost: environment faults, long requests, the dead-letter queue (issue 8)
@@ -20,6 +21,7 @@ mod common;
 mod delivery;
 mod failures;
 mod logs;
+mod once;
 mod organizers;
 mod pipeline;
 mod properties;

@@ -44,13 +44,14 @@ async fn round_trips_stay_within_the_budget() {
     // 1 GET + 1 standing read (bulk authorization and suspension in one BatchGetItem)
     // + ceil(249/100) block reads + ceil(3/100) event reads + ceil(249/10) publishes + 1 email,
     // plus the ledger: 1 claim, one checkpoint per 20 batches (floor(25/20) = 1), 1 final
-    // checkpoint and 1 completion. No event limits this request: nothing is frozen.
+    // checkpoint, the summary attempt counted, and 1 completion. No event limits this
+    // request: nothing is frozen.
     assert_eq!(
         calls(&f),
         expect_calls(&[
             ("S3.GetObject", 1),
             ("DynamoDB.BatchGetItem", 1 + 3 + 1),
-            ("DynamoDB.UpdateItem", 1 + 1 + 1 + 1),
+            ("DynamoDB.UpdateItem", 1 + 1 + 1 + 1 + 1),
             ("SNS.PublishBatch", 25),
             ("SESv2.SendEmail", 1),
         ])

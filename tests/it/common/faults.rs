@@ -5,8 +5,9 @@
 //!   before moto sees it) and reported in the response's `Failed` list, so what moto records is
 //!   exactly what SNS would have accepted.
 //! - Random failures of a chosen fraction of all calls: 500, 503, throttling (in each service's
-//!   own error format), a connection dropped before the request is sent, and one dropped after
+//!   own error format), a connection refused before the request is sent, and one dropped after
 //!   moto handled it (the response is lost: the SDK sends it again).
+//! - A `SendEmail` SES took whose answer is late or lost (the connection dropped after it).
 //! - Environment faults: every call to one service answered `AccessDenied` in that service's
 //!   own format, for as long as the switch is on.
 //! - Latency: a fixed delay on every call (a real region's 10 to 30 ms), and a separate one on
@@ -52,6 +53,17 @@ pub struct PublishFaults {
     pub publish_latency: std::time::Duration,
     /// The next this many `PublishBatch` calls are throttled (SNS's own `Throttling`).
     pub throttle_publishes: usize,
+    /// What becomes of every `SendEmail` after moto has taken it (and recorded the email).
+    pub ses_after_accept: Option<AfterAccept>,
+}
+
+/// A `SendEmail` SES took whose answer the function never sees.
+#[derive(Debug, Clone, Copy)]
+pub enum AfterAccept {
+    /// The answer comes this much later (past the attempt timeout).
+    Late(std::time::Duration),
+    /// The connection drops before the answer.
+    Dropped,
 }
 
 impl PublishFaults {
@@ -147,6 +159,14 @@ fn status_only(status: u16) -> HttpResponse {
 
 fn dropped() -> ConnectorError {
     ConnectorError::io("injected: connection reset".into())
+}
+
+/// A connection refused before anything was sent: the call certainly never arrived.
+fn refused() -> ConnectorError {
+    ConnectorError::io(Box::new(std::io::Error::new(
+        std::io::ErrorKind::ConnectionRefused,
+        "injected: connection refused",
+    )))
 }
 
 /// The wrapping client; share it with `SdkConfig::to_builder().http_client(...)`.
@@ -336,6 +356,20 @@ impl FaultyConnector {
         if deny {
             return HttpConnectorFuture::ready(Ok(denied(service)));
         }
+        let after_accept = self.faults.lock().unwrap().ses_after_accept;
+        if let (Some(after), "sesv2") = (after_accept, service) {
+            let call = self.inner.call(request);
+            return HttpConnectorFuture::new(async move {
+                let response = call.await;
+                match after {
+                    AfterAccept::Late(delay) => {
+                        tokio::time::sleep(delay).await;
+                        response
+                    }
+                    AfterAccept::Dropped => Err(dropped()),
+                }
+            });
+        }
         let fault = {
             let mut faults = self.faults.lock().unwrap();
             if faults.throttle_publishes > 0 && body.starts_with("Action=PublishBatch&") {
@@ -364,7 +398,7 @@ impl FaultyConnector {
             Some("500") => return HttpConnectorFuture::ready(Ok(status_only(500))),
             Some("503") => return HttpConnectorFuture::ready(Ok(status_only(503))),
             Some("throttle") => return HttpConnectorFuture::ready(Ok(throttled(service))),
-            Some("drop-before") => return HttpConnectorFuture::ready(Err(dropped())),
+            Some("drop-before") => return HttpConnectorFuture::ready(Err(refused())),
             Some(_) => {
                 let call = self.inner.call(request);
                 return HttpConnectorFuture::new(async move {

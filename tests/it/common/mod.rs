@@ -185,6 +185,20 @@ impl Fixture {
         self.app = App::new(&self.client_sdk, self.app.config.clone());
     }
 
+    /// Gives every call of the function an attempt timeout, as the binary's configuration does.
+    pub fn with_attempt_timeout(&mut self, timeout: std::time::Duration) {
+        self.client_sdk = self
+            .client_sdk
+            .to_builder()
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(timeout)
+                    .build(),
+            )
+            .build();
+        self.app = App::new(&self.client_sdk, self.app.config.clone());
+    }
+
     /// Writes an item of string attributes.
     pub async fn put_item(&self, attrs: &[(&str, &str)]) {
         let item: HashMap<String, AttributeValue> = attrs

@@ -1,0 +1,87 @@
+//! Nothing is done twice (issue 17): one ledger key per stored email, however the notification
+//! names it; a summary whose answer was lost is mailed at most twice over the whole request.
+
+use std::time::Duration;
+
+use crate::common::faults::{AfterAccept, FaultyClient, PublishFaults};
+use crate::common::queue::{Queue, Run};
+use crate::common::*;
+
+#[tokio::test]
+async fn a_completed_request_redelivered_with_bucket_and_key_only_does_nothing() {
+    let f = Fixture::new("once-minimal").await;
+    f.seed_event("once-event", &f.sender).await;
+    let key = unique("bulk_event_invites_email/once");
+    f.put_email(
+        &key,
+        email_with_csv(
+            &f.sender,
+            b"uid,email\nonce-event,ann@example.com\nonce-event,ben@example.com\n",
+        ),
+    )
+    .await;
+    // The full notification S3 sends (with its own eTag), then a hand-built redrive that names
+    // only the bucket and the key.
+    let first = f
+        .invoke(sqs_event(&[sns_wrapped(&s3_event(
+            &f.bucket,
+            &encode_key(&key),
+        ))]))
+        .await;
+    assert!(failed_ids(&first).is_empty());
+    assert_eq!(f.published().len(), 2);
+    let minimal = serde_json::json!({"Records": [{"s3": {
+        "bucket": {"name": f.bucket}, "object": {"key": encode_key(&key)}
+    }}]})
+    .to_string();
+
+    let again = f.invoke(sqs_event(&[minimal])).await;
+
+    assert!(failed_ids(&again).is_empty());
+    assert_eq!(f.published().len(), 2, "nothing published again");
+    assert_eq!(f.emails().len(), 1, "no second summary");
+}
+
+/// Runs a 20-row request through a real queue (3 receives, then the dead-letter queue) with
+/// every `SendEmail` taken by SES but its answer never seen as `after` says.
+async fn summary_answer_lost(name: &str, after: AfterAccept) -> (Fixture, Run) {
+    let mut f = Fixture::new(name).await;
+    f.seed_event("once-event", &f.sender).await;
+    f.configure(|c| c.limits.max_receives = 3);
+    let faulty = FaultyClient::around_default(PublishFaults {
+        ses_after_accept: Some(after),
+        ..PublishFaults::default()
+    });
+    f.route_through(&faulty);
+    f.with_attempt_timeout(Duration::from_millis(500));
+    let queue = Queue::new(&f, 3).await;
+    let key = unique("bulk_event_invites_email/lost-answer");
+    let mut csv = String::from("uid,email\n");
+    for i in 0..20 {
+        csv.push_str(&format!("once-event,attendee{i}@example.com\n"));
+    }
+    f.put_email(&key, email_with_csv(&f.sender, csv.as_bytes()))
+        .await;
+    queue
+        .send(&sns_wrapped(&s3_event(&f.bucket, &encode_key(&key))))
+        .await;
+    let run = queue.drive(&f, 60_000, 10, async |_| {}).await;
+    (f, run)
+}
+
+#[tokio::test]
+async fn a_summary_ses_answers_too_late_is_mailed_at_most_twice() {
+    let (f, run) =
+        summary_answer_lost("once-late", AfterAccept::Late(Duration::from_millis(1_500))).await;
+    assert_eq!((run.returned, run.dead, run.late), (2, 0, 0), "{run:?}");
+    assert_eq!(f.published().len(), 20, "every invite once");
+    assert_eq!(f.emails().len(), 2, "two summaries at most, no last word");
+}
+
+#[tokio::test]
+async fn a_summary_whose_connection_drops_after_ses_took_it_is_mailed_at_most_twice() {
+    let (f, run) = summary_answer_lost("once-dropped", AfterAccept::Dropped).await;
+    assert_eq!((run.returned, run.dead, run.late), (2, 0, 0), "{run:?}");
+    assert_eq!(f.published().len(), 20, "every invite once");
+    assert_eq!(f.emails().len(), 2, "two summaries at most, no last word");
+}
