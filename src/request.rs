@@ -6,7 +6,7 @@
 //! and every failure is a [`ProcessError`] whose fate the handler applies.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::Context;
 use tracing::{error, info, warn};
@@ -15,7 +15,7 @@ use crate::app::App;
 use crate::attendees::domain::SenderEmail;
 use crate::attendees::outcome::FileOutcome;
 use crate::attendees::rows::{self, Attendees, ListRules};
-use crate::attendees::sheets;
+use crate::attendees::{sheets, workbook};
 use crate::aws::dynamodb::Standing;
 use crate::continuation::Attempt;
 use crate::deadline::{Deadline, FALLBACK_BUDGET, LAST_CALL_SLACK};
@@ -288,7 +288,18 @@ async fn process_claimed(
         max_rows: app.config.limits.max_rows,
         typo_check: app.config.typo_check,
     };
-    let (rows, files) = match read_lists(csvs, spreadsheets, &attachments, &rules) {
+    // Reading lists is CPU work that may take seconds (a 100,000-row list, a large workbook):
+    // off the async runtime, and done with the deadline margin still left for the rest.
+    let until = Instant::now()
+        + deadline
+            .remaining()
+            .saturating_sub(app.config.limits.deadline_margin);
+    let read = tokio::task::spawn_blocking(move || {
+        read_lists(csvs, spreadsheets, &attachments, &rules, until)
+    })
+    .await
+    .unwrap_or_else(|panicked| std::panic::resume_unwind(panicked.into_panic()));
+    let (rows, files) = match read {
         Ok(read) => read,
         Err(help) => {
             let margin = app.config.limits.deadline_margin;
@@ -366,6 +377,7 @@ fn read_lists(
     spreadsheets: Vec<SpreadsheetAttachment>,
     attachments: &[String],
     rules: &ListRules,
+    until: Instant,
 ) -> Result<(Attendees, Vec<FileOutcome>), Summary> {
     let not_files = !spreadsheets.is_empty()
         || csvs
@@ -373,7 +385,7 @@ fn read_lists(
             .any(|csv| csv.file_name.as_deref() == Some(email::MESSAGE_BODY));
     // CSV files first, then each spreadsheet's sheets, each in the order attached. One text
     // budget for all the spreadsheets: many small attachments must not multiply it.
-    let mut budget = sheets::MAX_TEXT_BYTES;
+    let mut budget = workbook::Budget::new(until);
     let mut lists: Vec<(Option<String>, String)> = csvs
         .into_iter()
         .map(|csv| (csv.file_name, csv.text))

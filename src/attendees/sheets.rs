@@ -8,33 +8,29 @@
 //! as `2026-05-01` (with the time when it has one), a whole number without `.0`, a text cell
 //! exactly as typed. Line breaks inside a cell become spaces (a row stays a line).
 //!
-//! Threat: a spreadsheet is a zip of XML, small on the wire and huge inside. Memory stays
-//! bounded whatever the file holds, checked while reading, before calamine builds anything:
-//! - every zip entry is decompressed once into a counter first, and the workbook refused when
-//!   the XML inside is larger than [`MAX_XML_BYTES`] (a zip bomb, or huge shared strings);
-//! - `.xlsx` sheets are streamed cell by cell, and the list text of all the request's
-//!   spreadsheets together refused past [`MAX_TEXT_BYTES`] (millions of empty rows, cells far
-//!   to the right, many small attachments);
-//! - `.ods` sheets, which calamine reads whole, are scanned first and refused when their used
-//!   area (rows x columns, repeats counted) is larger than [`MAX_CELLS`].
+//! Threat: a spreadsheet is a zip of XML, small on the wire and huge inside, that declares
+//! its own sizes. Before calamine sees a workbook, [`super::workbook`] checks that it is a zip,
+//! decompresses every file once into a counter and checks what it declares (files, sheets,
+//! shared strings, an `.ods`'s used area) against limits; every byte of XML any pass reads is
+//! charged to one budget per request, which also holds the time reading may take. Here,
+//! `.xlsx` sheets are streamed cell by cell, and the list text of all the request's
+//! spreadsheets together is refused past [`MAX_TEXT_BYTES`] (millions of empty rows, cells far
+//! to the right, many small attachments). calamine reads through a metered reader that fails
+//! once the time is spent, so a read that would take too long stops with an answer.
 //!
 //! `.xls` (Excel 97-2003) and `.xlsb` are not read: calamine gives no way to bound their
 //! memory before building the sheet (one cell at the far corner of an `.xls` makes a
 //! 16-million-cell range). The organizer is asked to save as `.xlsx`, `.ods` or `.csv`.
 
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 
 use calamine::{DataType, Ods, Reader, Xlsx};
-use quick_xml::events::Event;
 
+use super::workbook::{self, Budget, Metered, read_failed};
 use crate::attendees::rows;
 
-/// Most bytes of XML a workbook may hold, all entries together.
-pub const MAX_XML_BYTES: u64 = 64 * 1024 * 1024;
 /// Most bytes of list text the spreadsheets of one request may make, all sheets together.
 pub const MAX_TEXT_BYTES: usize = 64 * 1024 * 1024;
-/// Most cells (rows x columns of the used area) an `.ods` workbook may have.
-pub const MAX_CELLS: u64 = 1_000_000;
 
 /// A spreadsheet format the function reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,33 +83,44 @@ pub enum SheetError {
     /// Larger inside than the limits allow.
     #[error("the spreadsheet is too large to read ({0}): split it, or save it as .csv")]
     TooLarge(&'static str),
-    /// Not a readable workbook (damaged, encrypted, not a zip).
-    #[error("the spreadsheet could not be read ({0})")]
+    /// Not a readable workbook (damaged).
+    #[error("the spreadsheet could not be read ({0}): save it again as .xlsx, .ods or .csv")]
     Unreadable(String),
+    /// An OLE file: a workbook Office encrypted with a password, or an `.xls` renamed.
+    #[error(
+        "the spreadsheet is password-protected (or an old .xls under a new name): save it \
+         without a password as .xlsx, .ods or .csv"
+    )]
+    Protected,
+    /// Does not start as the zip every `.xlsx` and `.ods` is.
+    #[error("the file is not a spreadsheet its name says it is: save it as .xlsx, .ods or .csv")]
+    NotAWorkbook,
+    /// Reading took longer than the request's spreadsheets may take.
+    #[error("the spreadsheet takes too long to read: split it, or save it as .csv")]
+    TooSlow,
     /// No sheet's first row names a uid and an email column.
     #[error("no sheet has a header row with uid and email columns")]
     NoList,
 }
 
-/// Reads every sheet of `bytes` that holds a list.
-///
-/// `budget` is the list text the request's spreadsheets may still make, all of them together
-/// (start it at [`MAX_TEXT_BYTES`]): many small attachments must not multiply the bound.
+/// Reads every sheet of `bytes` that holds a list, charging `budget`: what all of a request's
+/// spreadsheets may spend together (many small attachments must not multiply the bound).
 pub fn read(
     bytes: &[u8],
     file_name: &str,
     kind: SheetKind,
-    budget: &mut usize,
+    budget: &mut Budget,
 ) -> Result<Vec<SheetList>, SheetError> {
     let sheets = match kind {
         SheetKind::Unsupported => return Err(SheetError::Unsupported),
         SheetKind::Xlsx => {
-            check_zip(bytes)?;
-            read_xlsx(bytes, budget)?
+            let inventory = workbook::inventory(bytes, budget)?;
+            read_xlsx(bytes, &inventory, budget)?
         }
         SheetKind::Ods => {
-            check_zip(bytes)?;
-            read_ods(bytes, budget)?
+            let inventory = workbook::inventory(bytes, budget)?;
+            workbook::check_ods_area(bytes, budget)?;
+            read_ods(bytes, &inventory, budget)?
         }
     };
     let lists: Vec<SheetList> = sheets
@@ -135,54 +142,54 @@ pub fn read(
     Ok(lists)
 }
 
-/// Decompresses every entry into a counter: the XML inside must fit [`MAX_XML_BYTES`], whatever
-/// the entries' headers claim.
-fn check_zip(bytes: &[u8]) -> Result<(), SheetError> {
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
-        .map_err(|err| SheetError::Unreadable(err.to_string()))?;
-    let mut total = 0u64;
-    for index in 0..zip.len() {
-        let entry = zip
-            .by_index(index)
-            .map_err(|err| SheetError::Unreadable(err.to_string()))?;
-        let left = MAX_XML_BYTES - total;
-        let read = std::io::copy(&mut entry.take(left + 1), &mut std::io::sink())
-            .map_err(|err| SheetError::Unreadable(err.to_string()))?;
-        total += read;
-        if total > MAX_XML_BYTES {
-            return Err(SheetError::TooLarge("more than 64 MB of data inside"));
-        }
-    }
-    Ok(())
-}
-
-/// Every sheet of an `.xlsx`, streamed cell by cell into list text.
-fn read_xlsx(bytes: &[u8], budget: &mut usize) -> Result<Vec<(String, String)>, SheetError> {
-    let unreadable = |err: calamine::XlsxError| SheetError::Unreadable(err.to_string());
-    let mut workbook = Xlsx::new(Cursor::new(bytes)).map_err(unreadable)?;
+/// Every sheet of an `.xlsx`, streamed cell by cell into list text. Opening the workbook reads
+/// every file but the sheets (shared strings, styles, relationships); each sheet's part is
+/// charged when it is read.
+fn read_xlsx(
+    bytes: &[u8],
+    inventory: &workbook::Inventory,
+    budget: &mut Budget,
+) -> Result<Vec<(String, String)>, SheetError> {
+    let sheet_parts: u64 = inventory
+        .sheet_parts
+        .values()
+        .filter_map(|part| inventory.sizes.get(part))
+        .sum();
+    budget.charge(inventory.total().saturating_sub(sheet_parts))?;
+    let source = Metered::new(Cursor::new(bytes), budget.until());
+    let mut workbook = Xlsx::new(source).map_err(read_failed)?;
     let mut sheets = Vec::new();
     for name in workbook.sheet_names() {
-        let mut cells = workbook.worksheet_cells_reader(&name).map_err(unreadable)?;
-        let mut text = ListText::new(budget);
-        while let Some(cell) = cells.next_cell().map_err(unreadable)? {
+        budget.charge(inventory.sheet_size(&name))?;
+        let mut cells = workbook
+            .worksheet_cells_reader(&name)
+            .map_err(read_failed)?;
+        let mut text = ListText::new(&mut budget.text_bytes);
+        while let Some(cell) = cells.next_cell().map_err(read_failed)? {
             let (row, column) = cell.get_position();
             text.put(row, column, &cell_text(cell.get_value()))?;
         }
         sheets.push((name, text.finish()));
+        budget.check_time()?;
     }
     Ok(sheets)
 }
 
-/// Every sheet of an `.ods`, after checking its used area, into list text.
-fn read_ods(bytes: &[u8], budget: &mut usize) -> Result<Vec<(String, String)>, SheetError> {
-    check_ods_area(bytes)?;
-    let unreadable = |err: calamine::OdsError| SheetError::Unreadable(err.to_string());
-    let mut workbook: Ods<_> = Ods::new(Cursor::new(bytes)).map_err(unreadable)?;
+/// Every sheet of an `.ods`, after checking its used area, into list text. The library reads
+/// every file of it at once.
+fn read_ods(
+    bytes: &[u8],
+    inventory: &workbook::Inventory,
+    budget: &mut Budget,
+) -> Result<Vec<(String, String)>, SheetError> {
+    budget.charge(inventory.total())?;
+    let source = Metered::new(Cursor::new(bytes), budget.until());
+    let mut workbook: Ods<_> = Ods::new(source).map_err(read_failed)?;
     let mut sheets = Vec::new();
     for name in workbook.sheet_names() {
-        let range = workbook.worksheet_range(&name).map_err(unreadable)?;
+        let range = workbook.worksheet_range(&name).map_err(read_failed)?;
         let start = range.start().unwrap_or((0, 0));
-        let mut text = ListText::new(budget);
+        let mut text = ListText::new(&mut budget.text_bytes);
         for (row, column, value) in range.used_cells() {
             text.put(
                 start.0 + row as u32,
@@ -191,86 +198,9 @@ fn read_ods(bytes: &[u8], budget: &mut usize) -> Result<Vec<(String, String)>, S
             )?;
         }
         sheets.push((name, text.finish()));
+        budget.check_time()?;
     }
     Ok(sheets)
-}
-
-/// Scans `content.xml` and refuses a workbook whose sheets' used areas (repeats counted) hold
-/// more than [`MAX_CELLS`] cells, before calamine expands them.
-fn check_ods_area(bytes: &[u8]) -> Result<(), SheetError> {
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
-        .map_err(|err| SheetError::Unreadable(err.to_string()))?;
-    let content = zip
-        .by_name("content.xml")
-        .map_err(|err| SheetError::Unreadable(err.to_string()))?;
-    let mut xml = quick_xml::Reader::from_reader(std::io::BufReader::new(content));
-    let mut buf = Vec::new();
-    let too_large = || SheetError::TooLarge("more than 1,000,000 cells in use");
-    let attr = |e: &quick_xml::events::BytesStart<'_>, name: &[u8]| -> u64 {
-        e.try_get_attribute(name)
-            .ok()
-            .flatten()
-            .and_then(|a| std::str::from_utf8(&a.value).ok()?.parse().ok())
-            .unwrap_or(1)
-    };
-    // Per sheet: rows so far (repeats counted), the last row with a value, the widest row.
-    let (mut rows, mut last_row, mut widest, mut pushed) = (0u64, 0u64, 0u64, 0u64);
-    let (mut row_repeats, mut column, mut row_width) = (1u64, 0u64, 0u64);
-    let mut total = 0u64;
-    loop {
-        let event = xml
-            .read_event_into(&mut buf)
-            .map_err(|err| SheetError::Unreadable(err.to_string()))?;
-        match &event {
-            Event::Start(e) | Event::Empty(e) => match e.local_name().as_ref() {
-                b"table" => (rows, last_row, widest) = (0, 0, 0),
-                b"table-row" if matches!(event, Event::Empty(_)) => {
-                    rows = rows.saturating_add(attr(e, b"table:number-rows-repeated"));
-                }
-                b"table-row" => {
-                    row_repeats = attr(e, b"table:number-rows-repeated");
-                    (column, row_width) = (0, 0);
-                }
-                b"table-cell" | b"covered-table-cell" => {
-                    let repeats = attr(e, b"table:number-columns-repeated").min(16_384);
-                    column += repeats;
-                    let has_value = matches!(event, Event::Start(_))
-                        || e.try_get_attribute(b"office:value-type")
-                            .ok()
-                            .flatten()
-                            .is_some();
-                    if has_value {
-                        row_width = column;
-                    }
-                }
-                _ => {}
-            },
-            Event::End(e) => match e.local_name().as_ref() {
-                b"table-row" => {
-                    rows = rows.saturating_add(row_repeats);
-                    if row_width > 0 {
-                        last_row = rows;
-                        widest = widest.max(row_width);
-                        // calamine keeps each row element's cells, then expands the repeats.
-                        pushed = pushed.saturating_add(row_width);
-                    }
-                    if pushed > MAX_CELLS || last_row.saturating_mul(widest) > MAX_CELLS {
-                        return Err(too_large());
-                    }
-                }
-                b"table" => {
-                    total = total.saturating_add(last_row.saturating_mul(widest));
-                    if total > MAX_CELLS {
-                        return Err(too_large());
-                    }
-                }
-                _ => {}
-            },
-            Event::Eof => return Ok(()),
-            _ => {}
-        }
-        buf.clear();
-    }
 }
 
 /// Sheet cells written as comma-separated lines, one per sheet row, within a byte budget
@@ -383,6 +313,12 @@ fn date_text(dt: &calamine::ExcelDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, Instant};
+
+    /// A request's budget with a minute to read.
+    fn budget() -> Budget {
+        Budget::new(Instant::now() + Duration::from_secs(60))
+    }
 
     #[test]
     fn kinds_come_from_names_or_mime_types() {
@@ -449,7 +385,7 @@ mod tests {
         assert!(bomb.len() < 1024 * 1024, "{}", bomb.len());
         for kind in [SheetKind::Xlsx, SheetKind::Ods] {
             assert_eq!(
-                read(&bomb, "bomb", kind, &mut MAX_TEXT_BYTES.clone()),
+                read(&bomb, "bomb", kind, &mut budget()),
                 Err(SheetError::TooLarge("more than 64 MB of data inside"))
             );
         }
@@ -488,7 +424,7 @@ mod tests {
         for rows in [far, wide, far_empty] {
             let ods = zip_of(&[("content.xml", &ods_content(&rows))]);
             assert_eq!(
-                check_ods_area(&ods),
+                workbook::check_ods_area(&ods, &mut budget()),
                 Err(SheetError::TooLarge("more than 1,000,000 cells in use"))
             );
         }
@@ -496,7 +432,7 @@ mod tests {
             "<table:table-row table:number-rows-repeated=\"5\">{cell}{cell}</table:table-row>"
         );
         let ods = zip_of(&[("content.xml", &ods_content(&small))]);
-        assert_eq!(check_ods_area(&ods), Ok(()));
+        assert_eq!(workbook::check_ods_area(&ods, &mut budget()), Ok(()));
     }
 
     /// A one-sheet workbook as minimal exporters write it: inline strings, no shared strings
@@ -563,12 +499,7 @@ mod tests {
             &[],
             &["12345", "bob@example.com"],
         ]);
-        let lists = read(
-            &xlsx,
-            "export.xlsx",
-            SheetKind::Xlsx,
-            &mut MAX_TEXT_BYTES.clone(),
-        );
+        let lists = read(&xlsx, "export.xlsx", SheetKind::Xlsx, &mut budget());
         assert_eq!(
             lists,
             Ok(vec![SheetList {
@@ -582,13 +513,197 @@ mod tests {
     fn the_text_budget_is_shared_by_every_spreadsheet_of_a_request() {
         let xlsx = minimal_xlsx(&[&["uid", "email"], &["team-offsite", "ann@example.com"]]);
         // Enough for one workbook's text, not for two.
-        let mut budget = 60;
+        let mut budget = budget();
+        budget.text_bytes = 60;
         assert!(read(&xlsx, "a.xlsx", SheetKind::Xlsx, &mut budget).is_ok());
-        assert!(budget < 30, "{budget}");
+        assert!(budget.text_bytes < 30, "{}", budget.text_bytes);
         assert_eq!(
             read(&xlsx, "b.xlsx", SheetKind::Xlsx, &mut budget),
             Err(SheetError::TooLarge("more than 64 MB of text"))
         );
+    }
+
+    const MAIN: &str = "xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"";
+    const REL: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+
+    /// An `.xlsx` whose workbook lists `sheets` (name, relationship id), with the relationships
+    /// `relations` (id, target) and the files `parts`.
+    fn xlsx_with(
+        sheets: &[(String, &str)],
+        relations: &[(&str, &str)],
+        parts: &[(&str, &[u8])],
+    ) -> Vec<u8> {
+        let sheets: String = sheets
+            .iter()
+            .enumerate()
+            .map(|(n, (name, id))| {
+                format!("<sheet name=\"{name}\" sheetId=\"{n}\" r:id=\"{id}\"/>")
+            })
+            .collect();
+        let relations: String = relations
+            .iter()
+            .map(|(id, target)| {
+                format!("<Relationship Id=\"{id}\" Type=\"{REL}/worksheet\" Target=\"{target}\"/>")
+            })
+            .collect();
+        let workbook = format!(
+            "<?xml version=\"1.0\"?><workbook {MAIN} xmlns:r=\"{REL}\"><sheets>{sheets}</sheets></workbook>"
+        );
+        let rels = format!(
+            "<?xml version=\"1.0\"?><Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">{relations}</Relationships>"
+        );
+        let top = format!(
+            "<?xml version=\"1.0\"?><Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">\
+             <Relationship Id=\"rId1\" Type=\"{REL}/officeDocument\" Target=\"xl/workbook.xml\"/></Relationships>"
+        );
+        let mut files: Vec<(&str, &[u8])> = vec![
+            ("_rels/.rels", top.as_bytes()),
+            ("xl/workbook.xml", workbook.as_bytes()),
+            ("xl/_rels/workbook.xml.rels", rels.as_bytes()),
+        ];
+        files.extend_from_slice(parts);
+        zip_of(&files)
+    }
+
+    fn list_sheet() -> Vec<u8> {
+        format!(
+            "<?xml version=\"1.0\"?><worksheet {MAIN}><sheetData><row>\
+             <c t=\"inlineStr\"><is><t>uid</t></is></c><c t=\"inlineStr\"><is><t>email</t></is></c>\
+             </row></sheetData></worksheet>"
+        )
+        .into_bytes()
+    }
+
+    fn one_sheet_with_shared_strings(shared: &str) -> Vec<u8> {
+        let sheet = list_sheet();
+        xlsx_with(
+            &[("Sheet1".into(), "rId1")],
+            &[("rId1", "worksheets/sheet1.xml")],
+            &[
+                ("xl/worksheets/sheet1.xml", &sheet),
+                ("xl/sharedStrings.xml", shared.as_bytes()),
+            ],
+        )
+    }
+
+    #[test]
+    fn declared_shared_strings_past_the_limit_are_refused_before_the_library_reserves_them() {
+        for declared in ["99999999999", "18446744073709551615"] {
+            let xlsx = one_sheet_with_shared_strings(&format!(
+                "<sst {MAIN} uniqueCount=\"{declared}\"><si><t>x</t></si></sst>"
+            ));
+            assert_eq!(
+                read(&xlsx, "guests.xlsx", SheetKind::Xlsx, &mut budget()),
+                Err(SheetError::TooLarge("more than 1,000,000 shared strings")),
+                "{declared}"
+            );
+        }
+    }
+
+    #[test]
+    fn millions_of_empty_shared_strings_are_refused_while_counted() {
+        let strings = "<si><t/></si>".repeat(1_000_001);
+        let xlsx = one_sheet_with_shared_strings(&format!("<sst {MAIN}>{strings}</sst>"));
+        assert_eq!(
+            read(&xlsx, "guests.xlsx", SheetKind::Xlsx, &mut budget()),
+            Err(SheetError::TooLarge("more than 1,000,000 shared strings"))
+        );
+    }
+
+    #[test]
+    fn an_ole_header_before_a_zip_is_answered_not_probed() {
+        let xlsx = minimal_xlsx(&[&["uid", "email"]]);
+        let ole = [&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1][..], &xlsx].concat();
+        for kind in [SheetKind::Xlsx, SheetKind::Ods] {
+            assert_eq!(
+                read(&ole, "guests.xlsx", kind, &mut budget()),
+                Err(SheetError::Protected)
+            );
+            assert_eq!(
+                read(b"uid,email\n", "guests.xlsx", kind, &mut budget()),
+                Err(SheetError::NotAWorkbook)
+            );
+        }
+    }
+
+    #[test]
+    fn sheets_past_the_limit_or_naming_one_part_twice_are_refused() {
+        let sheet = list_sheet();
+        let many: Vec<(String, &str)> = (0..3_000).map(|n| (format!("S{n}"), "rId1")).collect();
+        let part = [("xl/worksheets/sheet1.xml", &sheet[..])];
+        let relation = [("rId1", "worksheets/sheet1.xml")];
+        assert_eq!(
+            read(
+                &xlsx_with(&many, &relation, &part),
+                "g.xlsx",
+                SheetKind::Xlsx,
+                &mut budget()
+            ),
+            Err(SheetError::TooLarge("more than 100 sheets"))
+        );
+        let twice = [("A".to_string(), "rId1"), ("B".to_string(), "rId1")];
+        assert!(matches!(
+            read(&xlsx_with(&twice, &relation, &part), "g.xlsx", SheetKind::Xlsx, &mut budget()),
+            Err(SheetError::Unreadable(why)) if why.contains("same part")
+        ));
+        let once = [("A".to_string(), "rId1")];
+        assert!(
+            read(
+                &xlsx_with(&once, &relation, &part),
+                "g.xlsx",
+                SheetKind::Xlsx,
+                &mut budget()
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn every_workbook_of_a_request_spends_one_xml_budget() {
+        let xlsx = minimal_xlsx(&[&["uid", "email"], &["team-offsite", "ann@example.com"]]);
+        let mut budget = budget();
+        // Enough for the check and the read of one workbook, not of two.
+        budget.xml_bytes = 3_000;
+        assert!(read(&xlsx, "a.xlsx", SheetKind::Xlsx, &mut budget).is_ok());
+        assert!(matches!(
+            read(&xlsx, "b.xlsx", SheetKind::Xlsx, &mut budget),
+            Err(SheetError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn reading_stops_when_the_time_is_spent() {
+        let xlsx = minimal_xlsx(&[&["uid", "email"]]);
+        let mut spent = Budget::new(Instant::now());
+        assert_eq!(
+            read(&xlsx, "a.xlsx", SheetKind::Xlsx, &mut spent),
+            Err(SheetError::TooSlow)
+        );
+    }
+
+    #[test]
+    fn ods_repeats_are_read_as_the_library_reads_them() {
+        let cell =
+            "<table:table-cell office:value-type=\"string\"><text:p>x</text:p></table:table-cell>";
+        // A character reference is 1 to a raw reader and 1,048,000 to the library.
+        let escaped = format!(
+            "<table:table-row>{cell}</table:table-row>\
+             <table:table-row table:number-rows-repeated=\"&#49;048000\"><table:table-cell/></table:table-row>\
+             <table:table-row>{cell}</table:table-row>"
+        );
+        // A self-closing cell with a value but no value type is a value to the library.
+        let valued = "<table:table-row table:number-rows-repeated=\"2000\">\
+             <table:table-cell office:value=\"1\" table:number-columns-repeated=\"1000\"/>\
+             </table:table-row>"
+            .to_string();
+        for rows in [escaped, valued] {
+            let ods = zip_of(&[("content.xml", &ods_content(&rows))]);
+            assert_eq!(
+                workbook::check_ods_area(&ods, &mut budget()),
+                Err(SheetError::TooLarge("more than 1,000,000 cells in use")),
+                "{rows}"
+            );
+        }
     }
 
     #[test]
