@@ -412,14 +412,31 @@ fn read_lists(
     files.extend(unreadable);
     match files.iter().find_map(|file| file.error.as_ref()) {
         _ if files.is_empty() => Err(summary::for_missing_csv(attachments)),
-        Some(error) if files.iter().all(|file| file.error.is_some()) => {
-            Err(summary::for_csv_problem(error))
+        Some(_) if files.iter().all(|file| file.error.is_some()) => {
+            Err(summary::for_csv_problem(&unusable(&files)))
         }
         _ if not_files || files.len() > 1 || files.iter().any(|f| f.error.is_some()) => {
             Ok((rows, files))
         }
         _ => Ok((rows, Vec::new())),
     }
+}
+
+/// Most unusable lists the help email names one by one.
+const MAX_NAMED_PROBLEMS: usize = 10;
+
+/// Why no list could be used, each named: `guests.xlsx: the spreadsheet is …`.
+fn unusable(files: &[FileOutcome]) -> String {
+    let mut named: Vec<String> = files
+        .iter()
+        .filter_map(|file| Some(format!("{}: {}", file.name, file.error.as_ref()?)))
+        .collect();
+    if named.len() > MAX_NAMED_PROBLEMS {
+        let more = named.len() - MAX_NAMED_PROBLEMS;
+        named.truncate(MAX_NAMED_PROBLEMS);
+        named.push(format!("and {more} more files like them"));
+    }
+    named.join("; ")
 }
 
 /// Step 6: look up block records and events, then decide who is invited (with the event

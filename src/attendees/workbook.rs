@@ -214,6 +214,8 @@ pub(super) fn inventory(bytes: &[u8], budget: &mut Budget) -> Result<Inventory, 
             relations = relation_targets(&mut reader)?;
         }
         std::io::copy(&mut reader, &mut std::io::sink()).map_err(read_failed)?;
+        // What was read is spent, refused or not: the next workbook must not read it again.
+        budget.xml_bytes = budget.xml_bytes.saturating_sub(reader.read);
         if reader.read > left {
             return Err(if left < MAX_XML_BYTES - total {
                 SheetError::TooLarge(
@@ -224,7 +226,6 @@ pub(super) fn inventory(bytes: &[u8], budget: &mut Budget) -> Result<Inventory, 
             });
         }
         total += reader.read;
-        budget.charge(reader.read)?;
         inventory.sizes.insert(name, reader.read);
     }
     if sheets.len() > MAX_SHEETS {

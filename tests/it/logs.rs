@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use crate::common::runtime_api::{Invocation, invoke_binary};
+use crate::common::runtime_api::Invocation;
 use crate::common::*;
 
 /// Runs the binary on the notification of one stored email of `f`'s organizer.
@@ -17,23 +17,7 @@ async fn run_binary(f: &Fixture, key: &str) -> Invocation {
         email_with_csv(&f.sender, b"uid,email\nlogged-event,ann@example.com\n"),
     )
     .await;
-    let event = sqs_event(&[sns_wrapped(&s3_event(&f.bucket, &encode_key(key)))]);
-    let env = [
-        ("AWS_ENDPOINT_URL", endpoint()),
-        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
-        ("AWS_REGION", REGION.to_string()),
-        ("THIRTYONE_TABLE", f.table.clone()),
-        ("NEW_EVENT_INVITE", f.topic_arn.clone()),
-        ("SYSTEM_EMAIL", SYSTEM_EMAIL.to_string()),
-        ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_string()),
-        // Two attempts, so the failing case answers quickly.
-        ("RETRY_MAX_ATTEMPTS", "2".to_string()),
-    ];
-    let event = serde_json::to_string(&event).unwrap();
-    tokio::task::spawn_blocking(move || invoke_binary(&event, &env))
-        .await
-        .unwrap()
+    f.run_binary(key, None).await
 }
 
 /// Every line parsed, each checked for Lambda's shape: a flat object with an RFC 3339

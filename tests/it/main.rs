@@ -8,6 +8,7 @@
 //! - `delivery`: at-least-once delivery without loss or duplicates (issue 4)
 //! - `scale`: batched, bounded AWS calls (issue 3)
 //! - `failures`: nothing lost: environment faults, long requests, the dead-letter queue (issue 8)
+//! - `hostile_sheets`: spreadsheets built to stop the function, through the capped binary (issue 17)
 //! - `security`: sender authenticity and injection-proof attendee data (issue 10)
 //! - `organizers`: what organizers send and get back: previews, pasted lists, typo hints,
 //!   split names, spreadsheets, a readable summary (issue 12)
@@ -20,6 +21,7 @@ mod common;
 
 mod delivery;
 mod failures;
+mod hostile_sheets;
 mod logs;
 mod once;
 mod organizers;

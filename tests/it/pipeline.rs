@@ -382,10 +382,9 @@ async fn csv_without_required_columns_is_explained() {
     let f = fixture_with_event("nocols").await;
     f.run_csv("name,address\nAnn,ann@example.com\n").await;
     assert!(f.published().is_empty());
-    assert!(
-        summary_text(&f)
-            .contains("could not be processed: the CSV header has no uid or email column")
-    );
+    assert!(summary_text(&f).contains(
+        "could not be processed: attendees.csv: the CSV header has no uid or email column"
+    ));
 }
 
 #[tokio::test]

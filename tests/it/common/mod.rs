@@ -185,6 +185,30 @@ impl Fixture {
         self.app = App::new(&self.client_sdk, self.app.config.clone());
     }
 
+    /// Runs the real binary as Lambda runs it (JSON logs, this fixture's resources, moto) on
+    /// the notification of the stored email `key`, its address space capped at `cap_kib`.
+    pub async fn run_binary(&self, key: &str, cap_kib: Option<u64>) -> runtime_api::Invocation {
+        let event = sqs_event(&[sns_wrapped(&s3_event(&self.bucket, &encode_key(key)))]);
+        let env = [
+            ("AWS_ENDPOINT_URL", endpoint()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+            ("AWS_REGION", REGION.to_string()),
+            ("THIRTYONE_TABLE", self.table.clone()),
+            ("NEW_EVENT_INVITE", self.topic_arn.clone()),
+            ("SYSTEM_EMAIL", SYSTEM_EMAIL.to_string()),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_string()),
+            // Two attempts, so a failing call answers quickly.
+            ("RETRY_MAX_ATTEMPTS", "2".to_string()),
+        ];
+        let event = serde_json::to_string(&event).unwrap();
+        tokio::task::spawn_blocking(move || {
+            runtime_api::invoke_binary_capped(&event, &env, cap_kib)
+        })
+        .await
+        .unwrap()
+    }
+
     /// Gives every call of the function an attempt timeout, as the binary's configuration does.
     pub fn with_attempt_timeout(&mut self, timeout: std::time::Duration) {
         self.client_sdk = self

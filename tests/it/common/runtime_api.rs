@@ -20,10 +20,20 @@ pub struct Invocation {
     pub stderr: Vec<String>,
     /// Every line it wrote to stdout (the EMF metrics).
     pub stdout: Vec<String>,
+    /// Its peak resident memory (`VmHWM`), in KiB.
+    pub peak_rss_kib: u64,
+    /// From start to its answer.
+    pub elapsed: Duration,
 }
 
-/// Runs the binary on `event` with `env` (plus the variables Lambda sets) until it answers.
-pub fn invoke_binary(event: &str, env: &[(&str, String)]) -> Invocation {
+/// Runs the binary on `event` with `env` (plus the variables Lambda sets) until it answers,
+/// its address space capped at `cap_kib` (`ulimit -v`) when given, so a runaway allocation
+/// stops the binary and not the machine.
+pub fn invoke_binary_capped(
+    event: &str,
+    env: &[(&str, String)],
+    cap_kib: Option<u64>,
+) -> Invocation {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind the runtime API");
     let address = listener.local_addr().unwrap().to_string();
     let request_id = format!(
@@ -46,7 +56,17 @@ pub fn invoke_binary(event: &str, env: &[(&str, String)]) -> Invocation {
         }
     });
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bulk-invites"))
+    let binary = env!("CARGO_BIN_EXE_bulk-invites");
+    let mut command = match cap_kib {
+        None => Command::new(binary),
+        Some(cap) => {
+            let mut shell = Command::new("/bin/sh");
+            shell.args(["-c", &format!("ulimit -v {cap} && exec \"$0\""), binary]);
+            shell
+        }
+    };
+    let started = std::time::Instant::now();
+    let mut child = command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_LAMBDA_RUNTIME_API", &address)
@@ -60,7 +80,17 @@ pub fn invoke_binary(event: &str, env: &[(&str, String)]) -> Invocation {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the binary");
-    let answer = response.recv_timeout(Duration::from_secs(120));
+    let answer = response.recv_timeout(Duration::from_secs(170));
+    let elapsed = started.elapsed();
+    let peak_rss_kib = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0);
     let _ = child.kill();
     let output = child
         .wait_with_output()
@@ -77,6 +107,8 @@ pub fn invoke_binary(event: &str, env: &[(&str, String)]) -> Invocation {
         request_id,
         stderr,
         stdout: lines(&output.stdout),
+        peak_rss_kib,
+        elapsed,
     }
 }
 
