@@ -1,0 +1,55 @@
+//! Any spreadsheet attachment: reading it never panics, never hangs past its time budget, and
+//! stays within its memory budget (libFuzzer's RSS limit stops a run that does not).
+//!
+//! The first byte picks the form: odd, the rest is the attachment's bytes as sent (anything,
+//! an OLE header, a truncated zip); even, the rest is split at 0xFF bytes into the files of a
+//! workbook (workbook, relationships, sheet, shared strings, `.ods` content) zipped as a real
+//! client would, so the mutations land in the XML the guards and the library read.
+#![no_main]
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use bulk_invites::attendees::sheets::{self, SheetKind};
+use bulk_invites::attendees::workbook::Budget;
+use libfuzzer_sys::fuzz_target;
+
+const FILES: [&str; 6] = [
+    "xl/workbook.xml",
+    "xl/_rels/workbook.xml.rels",
+    "xl/worksheets/sheet1.xml",
+    "xl/sharedStrings.xml",
+    "content.xml",
+    "_rels/.rels",
+];
+
+fn workbook(parts: &[u8]) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, part) in FILES.iter().zip(parts.split(|b| *b == 0xFF)) {
+        zip.start_file(*name, options).unwrap();
+        zip.write_all(part).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+fuzz_target!(|input: &[u8]| {
+    let Some((&form, rest)) = input.split_first() else {
+        return;
+    };
+    let bytes = if form % 2 == 1 {
+        rest.to_vec()
+    } else {
+        workbook(rest)
+    };
+    let kind = if form & 2 == 0 { SheetKind::Xlsx } else { SheetKind::Ods };
+    let started = Instant::now();
+    let mut budget = Budget::new(started + Duration::from_secs(2));
+    let _ = sheets::read(&bytes, "fuzz.xlsx", kind, &mut budget);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "read ran {:?} past a 2 s budget",
+        started.elapsed()
+    );
+});
