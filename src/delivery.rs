@@ -341,6 +341,7 @@ mod tests {
                 row: RowPosition::new(0, i as u64 + 2),
                 uid: uid.clone(),
                 email: AttendeeEmail::parse(&format!("a{i}@example.com")).unwrap(),
+                written: None,
                 name: AttendeeName::parse(""),
             })
             .collect();

@@ -194,6 +194,22 @@ impl AttendeeEmail {
     pub fn domain(&self) -> &str {
         self.0.rsplit_once('@').map_or("", |(_, domain)| domain)
     }
+
+    /// The address with its domain in Unicode (`ann@münchen.de`), when the domain is an
+    /// internationalized one: the form the original function published, and block records
+    /// made from its invites carry.
+    pub fn unicode_form(&self) -> Option<String> {
+        if !self
+            .domain()
+            .split('.')
+            .any(|label| label.starts_with("xn--"))
+        {
+            return None;
+        }
+        let (unicode, result) = idna::domain_to_unicode(self.domain());
+        result.ok()?;
+        Some(format!("{}@{unicode}", self.local_part()))
+    }
 }
 
 /// Why a string is not a usable event uid.

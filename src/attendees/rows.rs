@@ -36,6 +36,9 @@ pub struct Candidate {
     pub uid: EventUid,
     /// Attendee address.
     pub email: AttendeeEmail,
+    /// The address as the row wrote it, trimmed, when that differs from `email` (in case, or
+    /// a Unicode domain): a block record may carry it as the original function published it.
+    pub written: Option<Box<str>>,
     /// Attendee name.
     pub name: AttendeeName,
 }
@@ -70,6 +73,13 @@ pub enum CsvError {
     /// The file is empty or has no header row.
     #[error("the CSV file is empty")]
     Empty,
+    /// The header row is over the record limits, so its columns cannot be told.
+    #[error(
+        "the header row is too long (more than {} KiB or {} columns): keep only the uid, email and name columns",
+        crate::attendees::records::MAX_RECORD_BYTES / 1024,
+        crate::attendees::records::MAX_FIELDS
+    )]
+    HeaderTooLong,
     /// The header lacks required columns.
     #[error("the CSV header has no {} column", .0.join(" or "))]
     MissingColumns(Vec<&'static str>),
@@ -271,6 +281,7 @@ fn parse_file(text: &str, file_index: usize, rules: &ListRules) -> Result<Attend
     let max_rows = rules.max_rows;
     let mut records = Records::new(text, detect_delimiter(text));
     let columns = match records.next_record() {
+        Some((_, header)) if !header.fits() => return Err(CsvError::HeaderTooLong),
         Some((_, header)) if !header.is_blank() => Columns::find(&header)?,
         _ => return Err(CsvError::Empty),
     };
@@ -483,9 +494,11 @@ fn check_row(
         });
     }
     let name = AttendeeName::parse(raw_name);
+    let trimmed = raw_email.trim();
     Ok(Candidate {
         row,
         uid,
+        written: (trimmed != email.as_str()).then(|| trimmed.into()),
         email,
         name,
     })
@@ -880,6 +893,11 @@ ev1,bad
     fn empty_file_is_an_error() {
         assert_eq!(parse(""), Err(CsvError::Empty));
         assert_eq!(parse("\n\n"), Err(CsvError::Empty));
+        let wide = format!(
+            "uid,email,{}\nev,a@example.com\n",
+            vec!["x"; 1_100].join(",")
+        );
+        assert_eq!(parse(&wide), Err(CsvError::HeaderTooLong));
     }
 
     #[test]

@@ -106,12 +106,18 @@ impl Directory {
         sender: &SenderEmail,
         keys: LookupKeys,
     ) -> Result<Lookups, AwsError> {
-        let block_key = |email: &AttendeeEmail| {
-            item_key(format!("attendee#{email}"), format!("block#{sender}"))
-        };
+        let block_key =
+            |email: &str| item_key(format!("attendee#{email}"), format!("block#{sender}"));
         let event_key = |uid: &EventUid| item_key(format!("event#{uid}"), format!("event#{uid}"));
+        // Every form an attendee's block record may be keyed by, in one stream of 100-key calls.
+        let forms: Vec<&str> = keys
+            .attendees
+            .iter()
+            .map(AttendeeEmail::as_str)
+            .chain(keys.other_forms.iter().map(String::as_str))
+            .collect();
         let (block_items, event_items) = futures::try_join!(
-            self.batch_get(&keys.attendees, block_key, Some("pk")),
+            self.batch_get(&forms, |form: &&str| block_key(form), Some("pk")),
             self.batch_get(&keys.events, event_key, None),
         )?;
 

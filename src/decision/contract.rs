@@ -230,6 +230,7 @@ mod tests {
             row: RowPosition::new(0, 2),
             uid: EventUid::parse("ev1").unwrap(),
             email: AttendeeEmail::parse("ann@example.com").unwrap(),
+            written: None,
             name: AttendeeName::parse("Ann \"A\" O'Neil"),
         };
         let message: Value = serde_json::from_str(&invite_message(&invite, &event)).unwrap();

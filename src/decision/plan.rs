@@ -14,6 +14,9 @@ use crate::report::tally::Report;
 pub struct LookupKeys {
     /// Attendees whose block record (`attendee#<email>` / `block#<sender>`) is checked.
     pub attendees: Vec<AttendeeEmail>,
+    /// Other forms of those addresses a block record may be keyed by (as the row wrote it, its
+    /// domain in Unicode), where they differ: the original published addresses as written.
+    pub other_forms: Vec<String>,
     /// Events (`event#<uid>`) to fetch.
     pub events: Vec<EventUid>,
 }
@@ -73,8 +76,14 @@ impl Plan {
 pub fn lookup_keys(candidates: &[Candidate]) -> LookupKeys {
     let attendees: BTreeSet<&AttendeeEmail> = candidates.iter().map(|c| &c.email).collect();
     let events: BTreeSet<&EventUid> = candidates.iter().map(|c| &c.uid).collect();
+    let other_forms: BTreeSet<String> = candidates
+        .iter()
+        .filter_map(|c| c.written.as_deref().map(str::to_string))
+        .chain(attendees.iter().filter_map(|email| email.unicode_form()))
+        .collect();
     LookupKeys {
         attendees: attendees.into_iter().cloned().collect(),
+        other_forms: other_forms.into_iter().collect(),
         events: events.into_iter().cloned().collect(),
     }
 }
@@ -186,6 +195,17 @@ mod tests {
         let events: Vec<_> = keys.events.iter().map(|e| e.as_str()).collect();
         assert_eq!(attendees, ["ann@example.com", "blocker@example.com"]);
         assert_eq!(events, ["ghost", "mine", "theirs"]);
+    }
+
+    #[test]
+    fn block_lookups_also_ask_for_the_forms_a_row_wrote() {
+        let rows = attendees::parse(
+            "uid,email\nev,Ann@Example.com\nev,bo@xn--mnchen-3ya.de\nev,cy@example.com\n",
+            usize::MAX,
+        )
+        .unwrap();
+        let keys = lookup_keys(&rows.candidates);
+        assert_eq!(keys.other_forms, ["Ann@Example.com", "bo@münchen.de"]);
     }
 
     #[test]

@@ -131,6 +131,26 @@ async fn sender_case_does_not_matter() {
 }
 
 #[tokio::test]
+async fn block_records_in_the_forms_the_original_wrote_are_found() {
+    let f = fixture_with_event("blocked-forms").await;
+    // The original published addresses as written: its block records may carry a Unicode
+    // domain or the attendee's own capitals.
+    f.seed_block("dora@münchen.example", &f.sender).await;
+    f.seed_block("Eve.Smith@Example.com", &f.sender).await;
+
+    f.run_csv(
+        "uid,email\nteam-offsite,dora@xn--mnchen-3ya.example\n\
+         team-offsite,Eve.Smith@Example.com\nteam-offsite,fay@example.com\n",
+    )
+    .await;
+
+    assert_eq!(
+        invited(&f.published()),
+        [(ORG_EVENT.into(), "fay@example.com".into())]
+    );
+}
+
+#[tokio::test]
 async fn blocked_attendee_is_not_invited() {
     let f = fixture_with_event("blocked").await;
     f.seed_block("blocker@example.com", &f.sender).await;
