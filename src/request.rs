@@ -180,7 +180,7 @@ pub async fn run(
         return Ok(refusal);
     }
     let invocation = &invocation.for_claim();
-    let Some((ledger, resume)) = take_ledger(app, object, etag, invocation).await? else {
+    let Some((ledger, resume)) = take_ledger(app, object, etag, invocation, attempt).await? else {
         info!(%sender, "request already completed; nothing to do");
         return Ok(Outcome::AlreadyCompleted);
     };
@@ -243,11 +243,16 @@ async fn check_sender(
 
 /// Step 4: take the request's ledger item, so a redelivered request is done once. `None` when
 /// it was completed before; `HeldElsewhere` when another invocation is working on it.
+///
+/// On the message's last receive, `HeldElsewhere` would send a copy of a request that is being
+/// done to the dead-letter queue and page someone; it waits instead, while the time allows,
+/// for the holder to finish (then `None`) or to let go (then this delivery takes over).
 async fn take_ledger(
     app: &App,
     object: &ObjectRef,
     etag: Option<String>,
     invocation: &Invocation,
+    attempt: &Attempt,
 ) -> Result<Option<(LedgerKey, Checkpoint)>, ProcessError> {
     // The stored object's own ETag first: a notification may carry none (a minimal or
     // hand-built redrive), and a request must have one ledger key however it arrives.
@@ -255,16 +260,33 @@ async fn take_ledger(
         etag: etag.or_else(|| object.etag.clone()),
         ..object.clone()
     });
-    let lease_until = invocation.deadline.epoch_ms();
-    let claim = app
-        .ledger
-        .claim(&ledger, &invocation.holder, now_ms(), lease_until);
-    match in_time(invocation.deadline, claim).await? {
-        Claim::Acquired(checkpoint) => Ok(Some((ledger, checkpoint))),
-        Claim::AlreadyCompleted => Ok(None),
-        Claim::HeldElsewhere => Err(ProcessError::HeldElsewhere),
+    let deadline = invocation.deadline;
+    let lease_until = deadline.epoch_ms();
+    let mut waited = false;
+    loop {
+        let claim = app
+            .ledger
+            .claim(&ledger, &invocation.holder, now_ms(), lease_until);
+        match in_time(deadline, claim).await? {
+            Claim::Acquired(checkpoint) => return Ok(Some((ledger, checkpoint))),
+            Claim::AlreadyCompleted => return Ok(None),
+            Claim::HeldElsewhere
+                if attempt.final_receive
+                    && !deadline.is_near(app.config.limits.deadline_margin + HELD_POLL) =>
+            {
+                if !waited {
+                    info!("last receive of a request another invocation holds: waiting for it");
+                    waited = true;
+                }
+                tokio::time::sleep(HELD_POLL).await;
+            }
+            Claim::HeldElsewhere => return Err(ProcessError::HeldElsewhere),
+        }
     }
 }
+
+/// How often a last receive asks again whether the request's holder has finished.
+const HELD_POLL: Duration = Duration::from_secs(2);
 
 /// Steps 5 to 8, once this invocation holds the request's ledger item.
 async fn process_claimed(

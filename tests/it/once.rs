@@ -1,11 +1,14 @@
 //! Nothing is done twice (issue 17): one ledger key per stored email, however the notification
-//! names it; a summary whose answer was lost is mailed at most twice over the whole request.
+//! names it; a summary whose answer was lost is mailed at most twice over the whole request; a
+//! copy on its last receive waits for the invocation that holds the request.
 
 use std::time::Duration;
 
 use crate::common::faults::{AfterAccept, FaultyClient, PublishFaults};
 use crate::common::queue::{Queue, Run};
 use crate::common::*;
+use bulk_invites::inbound::notification::ObjectRef;
+use bulk_invites::ledger::state::{Claim, LedgerKey};
 
 #[tokio::test]
 async fn a_completed_request_redelivered_with_bucket_and_key_only_does_nothing() {
@@ -84,4 +87,55 @@ async fn a_summary_whose_connection_drops_after_ses_took_it_is_mailed_at_most_tw
     assert_eq!((run.returned, run.dead, run.late), (2, 0, 0), "{run:?}");
     assert_eq!(f.published().len(), 20, "every invite once");
     assert_eq!(f.emails().len(), 2, "two summaries at most, no last word");
+}
+
+#[tokio::test]
+async fn a_copy_on_its_last_receive_waits_for_the_holder_instead_of_dead_lettering() {
+    let f = Fixture::new("once-held").await;
+    f.seed_event("once-event", &f.sender).await;
+    let key = unique("bulk_event_invites_email/held");
+    f.put_email(
+        &key,
+        email_with_csv(&f.sender, b"uid,email\nonce-event,ann@example.com\n"),
+    )
+    .await;
+    let etag = aws_sdk_s3::Client::new(&f.sdk)
+        .head_object()
+        .bucket(&f.bucket)
+        .key(&key)
+        .send()
+        .await
+        .unwrap()
+        .e_tag;
+    let ledger = LedgerKey::for_object(&ObjectRef {
+        bucket: f.bucket.clone(),
+        key: key.clone(),
+        etag,
+    });
+    // Another invocation holds the request for three more seconds, and finishes after one.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let claim = f.app.ledger.claim(&ledger, "other", now, now + 3_000).await;
+    assert!(matches!(claim, Ok(Claim::Acquired(_))), "{claim:?}");
+    let store = f.app.ledger.clone();
+    let finished = ledger.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        store.complete(&finished, "other", 1, 0).await.unwrap();
+    });
+    let mut event = sqs_event(&[s3_event(&f.bucket, &encode_key(&key))]);
+    event.records[0]
+        .attributes
+        .insert("ApproximateReceiveCount".into(), "3".into());
+
+    let response = f.invoke(event).await;
+
+    assert!(
+        failed_ids(&response).is_empty(),
+        "acknowledged, not dead-lettered"
+    );
+    assert!(f.published().is_empty(), "the holder did the request");
+    assert!(f.emails().is_empty());
 }
