@@ -225,6 +225,15 @@ pub enum ProcessError {
         /// Object key.
         key: String,
     },
+    /// The stored email of a request already under way (a continuation) is gone: someone
+    /// deleted it mid-request. Invites may be half sent; an operator must look.
+    #[error("the stored email s3://{bucket}/{key} of a request under way is gone")]
+    EmailGone {
+        /// Bucket name.
+        bucket: String,
+        /// Object key.
+        key: String,
+    },
     /// The object is larger than the configured limit; it is left unread (a bad request).
     #[error("object s3://{bucket}/{key} has {size} bytes, more than the limit of {max_bytes}")]
     TooLarge {
@@ -269,7 +278,9 @@ impl ProcessError {
     pub fn fate(&self) -> Fate {
         match self {
             ProcessError::Aws(err) if err.class.is_retryable() => Fate::Retry,
-            ProcessError::HeldElsewhere | ProcessError::DeadlineReached { .. } => Fate::Retry,
+            ProcessError::HeldElsewhere
+            | ProcessError::DeadlineReached { .. }
+            | ProcessError::EmailGone { .. } => Fate::Retry,
             ProcessError::Aws(_)
             | ProcessError::ObjectMissing { .. }
             | ProcessError::TooLarge { .. }
@@ -293,6 +304,7 @@ impl ProcessError {
     /// True when an operator must act (logged at `error`): the environment is wrong.
     pub fn needs_operator(&self) -> bool {
         matches!(self, ProcessError::Aws(err) if err.class == ErrorClass::Environment)
+            || matches!(self, ProcessError::EmailGone { .. })
     }
 }
 

@@ -172,7 +172,18 @@ pub async fn run(
         return Ok(Outcome::Ignored);
     }
     let deadline = invocation.deadline;
-    let (message, etag) = read_email(app, object, deadline).await?;
+    let (message, etag) = match read_email(app, object, deadline).await {
+        // A continuation's email was there when the request started: deleted mid-request.
+        Err(ProcessError::ObjectMissing { bucket, key }) if attempt.continuation > 0 => {
+            let err = ProcessError::EmailGone { bucket, key };
+            if attempt.final_receive {
+                let ledger = LedgerKey::for_object(object);
+                tell_dead_lettered(app, deadline, &ledger, None, &err).await;
+            }
+            return Err(err);
+        }
+        read => read?,
+    };
     let sender = message.sender.clone();
     // The handler's request span declares it: from here on every line names the organizer.
     tracing::Span::current().record("sender", sender.as_str());
@@ -180,7 +191,9 @@ pub async fn run(
         return Ok(refusal);
     }
     let invocation = &invocation.for_claim();
-    let Some((ledger, resume)) = take_ledger(app, object, etag, invocation, attempt).await? else {
+    let Some((ledger, resume)) =
+        take_ledger(app, object, etag, &sender, invocation, attempt).await?
+    else {
         info!(%sender, "request already completed; nothing to do");
         return Ok(Outcome::AlreadyCompleted);
     };
@@ -251,6 +264,7 @@ async fn take_ledger(
     app: &App,
     object: &ObjectRef,
     etag: Option<String>,
+    sender: &SenderEmail,
     invocation: &Invocation,
     attempt: &Attempt,
 ) -> Result<Option<(LedgerKey, Checkpoint)>, ProcessError> {
@@ -266,7 +280,7 @@ async fn take_ledger(
     loop {
         let claim = app
             .ledger
-            .claim(&ledger, &invocation.holder, now_ms(), lease_until);
+            .claim(&ledger, &invocation.holder, sender, now_ms(), lease_until);
         match in_time(deadline, claim).await? {
             Claim::Acquired(checkpoint) => return Ok(Some((ledger, checkpoint))),
             Claim::AlreadyCompleted => return Ok(None),
@@ -530,25 +544,38 @@ async fn stopped_with_work_left(
     if !attempt.final_receive || continues {
         return;
     }
+    tell_dead_lettered(app, deadline, held.key, Some(sender), err).await;
+}
+
+/// Mails the organizer, once per request however often it is redriven, that the request goes
+/// to the dead-letter queue with what was sent so far, and logs it at `error`. `known` is the
+/// organizer when this delivery read the email; else the ledger's record of them is used.
+async fn tell_dead_lettered(
+    app: &App,
+    deadline: Deadline,
+    key: &LedgerKey,
+    known: Option<&SenderEmail>,
+    err: &ProcessError,
+) {
     let last_word = async {
-        let Some(sent_so_far) = app.ledger.take_last_word(held.key, now_ms()).await? else {
-            return Ok::<_, ProcessError>(false);
+        let Some(last) = app.ledger.take_last_word(key, now_ms()).await? else {
+            return Ok::<_, ProcessError>("organizer was told before");
         };
-        send(app, sender, &summary::for_unfinished(sent_so_far)).await?;
-        Ok(true)
+        let Some(to) = known.cloned().or(last.sender) else {
+            return Ok("no organizer address to tell");
+        };
+        send(app, &to, &summary::for_unfinished(last.sent_so_far)).await?;
+        Ok("organizer told")
     };
     match deadline.within(LAST_CALL_SLACK, last_word).await {
-        Some(Ok(true)) => {
-            error!(%sender, error = %err, "request goes to the dead-letter queue; organizer told")
-        }
-        Some(Ok(false)) => {
-            error!(%sender, error = %err, "request goes to the dead-letter queue; organizer was told before")
+        Some(Ok(what)) => {
+            error!(error = %err, "request goes to the dead-letter queue; {what}")
         }
         Some(Err(mail_err)) => {
-            error!(%sender, error = %err, mail_error = %mail_err, "request goes to the dead-letter queue; could not tell the organizer")
+            error!(error = %err, mail_error = %mail_err, "request goes to the dead-letter queue; could not tell the organizer")
         }
         None => {
-            error!(%sender, error = %err, "request goes to the dead-letter queue; no time left to tell the organizer")
+            error!(error = %err, "request goes to the dead-letter queue; no time left to tell the organizer")
         }
     }
 }

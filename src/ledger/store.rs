@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::state::{Checkpoint, Claim, LedgerKey, RETENTION_SECONDS};
+use crate::attendees::domain::SenderEmail;
 use crate::attendees::outcome::RowPosition;
 use crate::aws::dynamodb::{Item, item_key, number, number_attr, string_attr};
 use crate::decision::limits::Allowances;
@@ -58,6 +59,7 @@ impl LedgerStore {
         &self,
         key: &LedgerKey,
         holder: &str,
+        sender: &SenderEmail,
         now_ms: i64,
         lease_until_ms: i64,
     ) -> Result<Claim, AwsError> {
@@ -68,7 +70,8 @@ impl LedgerStore {
             .set_key(Some(ledger_key(key)))
             .update_expression(
                 "SET #status = :in_progress, lease_until = :lease, holder = :holder, expires_at = :ttl, \
-                 next_row = if_not_exists(next_row, :zero), failed = if_not_exists(failed, :none)",
+                 next_row = if_not_exists(next_row, :zero), failed = if_not_exists(failed, :none), \
+                 sender = :sender",
             )
             // Our own holder id matches when the SDK retries a claim whose response was lost.
             .condition_expression(
@@ -78,6 +81,7 @@ impl LedgerStore {
             .expression_attribute_values(":in_progress", AttributeValue::S(IN_PROGRESS.into()))
             .expression_attribute_values(":lease", number(lease_until_ms))
             .expression_attribute_values(":holder", AttributeValue::S(holder.into()))
+            .expression_attribute_values(":sender", AttributeValue::S(sender.as_str().into()))
             .expression_attribute_values(":ttl", number(now_ms / 1000 + RETENTION_SECONDS))
             .expression_attribute_values(":zero", number(0))
             .expression_attribute_values(":none", AttributeValue::S("[]".into()))
@@ -224,13 +228,14 @@ impl LedgerStore {
     }
 
     /// Takes the one last word of a request that is about to land in the dead-letter queue:
-    /// `Some(invites sent so far)` the first time, `None` ever after (or when the request has
-    /// no ledger item, or is completed), so the organizer never gets a second one.
+    /// `Some` (invites sent so far, and the organizer) the first time, `None` ever after (or
+    /// when the request has no ledger item, or is completed), so the organizer never gets a
+    /// second one.
     pub async fn take_last_word(
         &self,
         key: &LedgerKey,
         now_ms: i64,
-    ) -> Result<Option<u64>, AwsError> {
+    ) -> Result<Option<LastWord>, AwsError> {
         let result = self
             .client
             .update_item()
@@ -247,10 +252,13 @@ impl LedgerStore {
             .send()
             .await;
         match result {
-            Ok(output) => Ok(Some(number_attr(
-                &output.attributes.unwrap_or_default(),
-                "sent_so_far",
-            ))),
+            Ok(output) => {
+                let item = output.attributes.unwrap_or_default();
+                Ok(Some(LastWord {
+                    sent_so_far: number_attr(&item, "sent_so_far"),
+                    sender: string_attr(&item, "sender").and_then(|s| SenderEmail::parse(s).ok()),
+                }))
+            }
             Err(err) if condition_failed(&err) => Ok(None),
             Err(err) => Err(AwsError::from_sdk("DynamoDB.UpdateItem", err)),
         }
@@ -282,6 +290,15 @@ impl LedgerStore {
             .map_err(|err| AwsError::from_sdk("DynamoDB.UpdateItem", err))?;
         Ok(())
     }
+}
+
+/// What the last word needs from the ledger item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastWord {
+    /// Invites published so far.
+    pub sent_so_far: u64,
+    /// The organizer, as the claim recorded them (absent on items written before it did).
+    pub sender: Option<SenderEmail>,
 }
 
 /// One request's ledger item, held by one invocation: where the publish loop saves progress.

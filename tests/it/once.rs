@@ -1,6 +1,7 @@
 //! Nothing is done twice (issue 17): one ledger key per stored email, however the notification
 //! names it; a summary whose answer was lost is mailed at most twice over the whole request; a
-//! copy on its last receive waits for the invocation that holds the request.
+//! copy on its last receive waits for the invocation that holds the request; a continuation whose
+//! email was deleted goes to the dead-letter queue with the last word.
 
 use std::time::Duration;
 
@@ -117,7 +118,12 @@ async fn a_copy_on_its_last_receive_waits_for_the_holder_instead_of_dead_letteri
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let claim = f.app.ledger.claim(&ledger, "other", now, now + 3_000).await;
+    let organizer = bulk_invites::attendees::domain::SenderEmail::parse(&f.sender).unwrap();
+    let claim = f
+        .app
+        .ledger
+        .claim(&ledger, "other", &organizer, now, now + 3_000)
+        .await;
     assert!(matches!(claim, Ok(Claim::Acquired(_))), "{claim:?}");
     let store = f.app.ledger.clone();
     let finished = ledger.clone();
@@ -138,4 +144,60 @@ async fn a_copy_on_its_last_receive_waits_for_the_holder_instead_of_dead_letteri
     );
     assert!(f.published().is_empty(), "the holder did the request");
     assert!(f.emails().is_empty());
+}
+
+#[tokio::test]
+async fn a_continuation_whose_email_was_deleted_dead_letters_with_the_last_word() {
+    let f = Fixture::new("once-gone").await;
+    let key = unique("bulk_event_invites_email/gone");
+    // An earlier delivery started the request (the notification's eTag names it) and sent 40
+    // invites; then someone deleted the stored email.
+    let ledger = LedgerKey::for_object(&ObjectRef {
+        bucket: f.bucket.clone(),
+        key: key.clone(),
+        etag: Some("0123456789abcdef".into()),
+    });
+    let organizer = bulk_invites::attendees::domain::SenderEmail::parse(&f.sender).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let claim = f
+        .app
+        .ledger
+        .claim(&ledger, "earlier", &organizer, now - 10_000, now - 5_000)
+        .await;
+    assert!(matches!(claim, Ok(Claim::Acquired(_))), "{claim:?}");
+    let continuation = |receive: &str| {
+        let mut event = sqs_event(&[sns_wrapped(&s3_event(&f.bucket, &encode_key(&key)))]);
+        let record = &mut event.records[0];
+        record
+            .attributes
+            .insert("ApproximateReceiveCount".into(), receive.into());
+        let mut attribute = aws_lambda_events::sqs::SqsMessageAttribute::default();
+        attribute.string_value = Some("1".into());
+        attribute.data_type = Some("Number".into());
+        record
+            .message_attributes
+            .insert(bulk_invites::continuation::ATTRIBUTE.into(), attribute);
+        event
+    };
+
+    let first = f.invoke(continuation("1")).await;
+    assert_eq!(
+        failed_ids(&first).len(),
+        1,
+        "an operator must see it: back to the queue"
+    );
+    assert!(f.emails().is_empty(), "not yet the last receive");
+
+    let last = f.invoke(continuation("3")).await;
+    assert_eq!(failed_ids(&last).len(), 1, "to the dead-letter queue");
+    let emails = f.emails();
+    assert_eq!(emails.len(), 1, "the organizer gets the last word");
+    assert!(
+        bodies(&emails[0]).0.contains("could not be finished"),
+        "{}",
+        bodies(&emails[0]).0
+    );
 }
