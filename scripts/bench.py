@@ -19,6 +19,7 @@ import collections
 import json
 import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -157,7 +158,9 @@ def invoke_binary(key, topic_arn, label):
     returns the wall time from handing the event out to the answer, and the peak RSS in KiB.
     Exits when the function fails or does not answer."""
     stub = RuntimeStub([sqs_event(key)])
-    process = subprocess.Popen([str(BINARY)], env=function_env(topic_arn, stub.address))
+    # Capped at 1 GiB of address space, so a runaway allocation stops the binary, not the machine.
+    cap = lambda: resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))  # noqa: E731
+    process = subprocess.Popen([str(BINARY)], env=function_env(topic_arn, stub.address), preexec_fn=cap)
     while stub.first_poll_ns is None:
         time.sleep(0.001)
     handed_out = time.monotonic_ns()
@@ -228,8 +231,9 @@ def memory_case(name):
     raise ValueError(name)
 
 
-def xlsx_bytes(sheet_rows_xml, shared_strings_xml=None):
-    """A minimal .xlsx (one sheet "Guests") around `sheet_rows_xml`, the <sheetData> content."""
+def xlsx_bytes(sheet_rows_xml, shared_strings_xml=None, sheets=1, unique_count=None):
+    """A minimal .xlsx around `sheet_rows_xml`, the <sheetData> content: `sheets` sheets, every
+    one naming the same part, and `unique_count` declared on the shared strings when given."""
     ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     files = {
@@ -247,7 +251,8 @@ def xlsx_bytes(sheet_rows_xml, shared_strings_xml=None):
         ),
         "xl/workbook.xml": (
             f'<?xml version="1.0"?><workbook {ns} xmlns:r="{rel}"><sheets>'
-            '<sheet name="Guests" sheetId="1" r:id="rId1"/></sheets></workbook>'
+            + "".join(f'<sheet name="Guests{n or ""}" sheetId="{n + 1}" r:id="rId1"/>' for n in range(sheets))
+            + "</sheets></workbook>"
         ),
         "xl/_rels/workbook.xml.rels": (
             '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
@@ -259,7 +264,8 @@ def xlsx_bytes(sheet_rows_xml, shared_strings_xml=None):
         "xl/worksheets/sheet1.xml": f'<?xml version="1.0"?><worksheet {ns}><sheetData>{sheet_rows_xml}</sheetData></worksheet>',
     }
     if shared_strings_xml:
-        files["xl/sharedStrings.xml"] = f'<?xml version="1.0"?><sst {ns}>{shared_strings_xml}</sst>'
+        declared = f' uniqueCount="{unique_count}"' if unique_count else ""
+        files["xl/sharedStrings.xml"] = f'<?xml version="1.0"?><sst {ns}{declared}>{shared_strings_xml}</sst>'
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         for name, text in files.items():
@@ -290,11 +296,56 @@ def spreadsheet_case(name):
         return xlsx_bytes(rows, strings)
     if name == "sheet-zip-bomb":
         return xlsx_bytes(header + "<!--" + "0" * 300_000_000 + "-->")
+    # Issue 17: counts the workbook declares, read before calamine allocates from them.
+    if name == "sheet-sst-1e11":
+        return xlsx_bytes(header, "<si><t>a</t></si>", unique_count="99999999999")
+    if name == "sheet-sst-usize-max":
+        return xlsx_bytes(header, "<si><t>a</t></si>", unique_count="18446744073709551615")
+    if name == "sheet-ole-header":
+        return bytes.fromhex("d0cf11e0a1b11ae1") + xlsx_bytes(header)
+    if name == "sheet-3000-sheets":
+        return xlsx_bytes(header + "<!--" + "0" * (8 << 20) + "-->", sheets=3000)
+    if name == "sheet-empty-shared-strings":
+        return xlsx_bytes(header, "<si><t/></si>" * ((63 << 20) // 13))
+    if name == "sheet-150-workbooks":
+        return xlsx_bytes(header + "<!--" + "0" * (63 << 20) + "-->")
     raise ValueError(name)
 
 
-def email_with_attachment(file_name, content_type, data):
+def ods_case(name):
+    """`.ods` used areas a raw reader underestimates (issue 17): repeats written as character
+    references, and self-closing cells with a value but no value type."""
+    cell = '<table:table-cell office:value-type="string"><text:p>x</text:p></table:table-cell>'
+    rows = {
+        "ods-escaped-repeats": f'<table:table-row>{cell}</table:table-row>'
+        '<table:table-row table:number-rows-repeated="&#49;048000"><table:table-cell/></table:table-row>'
+        f'<table:table-row>{cell}</table:table-row>',
+        "ods-valued-cells": '<table:table-row table:number-rows-repeated="1000">'
+        '<table:table-cell office:value="1" table:number-columns-repeated="16384"/></table:table-row>',
+    }[name]
+    content = (
+        '<?xml version="1.0"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0">'
+        f'<office:body><office:spreadsheet><table:table table:name="S">{rows}</table:table></office:spreadsheet>'
+        "</office:body></office:document-content>"
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        z.writestr("content.xml", content)
+    return out.getvalue()
+
+
+def email_with_attachment(file_name, content_type, data, copies=1):
+    """An email with `data` attached `copies` times (`guests-001.xlsx`, … when more than one)."""
     encoded = base64.encodebytes(data).decode().replace("\n", "\r\n")
+    names = [file_name] if copies == 1 else [file_name.replace(".", f"-{n:03}.") for n in range(copies)]
+    parts = "".join(
+        f'--b\r\nContent-Type: {content_type}; name="{name}"\r\n'
+        f'Content-Disposition: attachment; filename="{name}"\r\n'
+        f"Content-Transfer-Encoding: base64\r\n\r\n{encoded}"
+        for name in names
+    )
     return (
         "X-SES-Spam-Verdict: PASS\r\nX-SES-Virus-Verdict: PASS\r\n"
         "Authentication-Results: amazonses.com;\r\n spf=pass smtp.mailfrom=organizer@example.com;\r\n"
@@ -302,9 +353,7 @@ def email_with_attachment(file_name, content_type, data):
         f"X-SES-RECEIPT: AEFBQUFB\r\nFrom: {ORGANIZER}\r\n"
         "To: bulk@calendarsnack.com\r\nSubject: bench\r\nMIME-Version: 1.0\r\n"
         'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nlist\r\n'
-        f'--b\r\nContent-Type: {content_type}; name="{file_name}"\r\n'
-        f'Content-Disposition: attachment; filename="{file_name}"\r\n'
-        f"Content-Transfer-Encoding: base64\r\n\r\n{encoded}--b--\r\n"
+        f"{parts}--b--\r\n"
     ).encode()
 
 
@@ -312,7 +361,9 @@ def run_memory(name):
     if name.startswith("sheet-"):
         raw = email_with_attachment(
             "guests.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            spreadsheet_case(name))
+            spreadsheet_case(name), copies=150 if name == "sheet-150-workbooks" else 1)
+    elif name.startswith("ods-"):
+        raw = email_with_attachment("guests.ods", "application/vnd.oasis.opendocument.spreadsheet", ods_case(name))
     else:
         raw = email_bytes(memory_case(name))
     key = f"bulk_event_invites_email/memory-{name}"
@@ -351,7 +402,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--cold-starts", type=int, default=20)
-    parser.add_argument("--memory", default="rows,giant-cell,sheet-empty-rows,sheet-shared-strings,sheet-zip-bomb",
+    parser.add_argument("--memory", default="rows,giant-cell,sheet-empty-rows,sheet-shared-strings,sheet-zip-bomb,"
+                        "sheet-sst-1e11,sheet-sst-usize-max,sheet-ole-header,ods-escaped-repeats,ods-valued-cells,"
+                        "sheet-3000-sheets,sheet-150-workbooks,sheet-empty-shared-strings",
                         help="memory-bound cases (issue 8); the bound is half of the template's 512 MB")
     parser.add_argument("--out", default=str(ROOT / ".tmp" / "bench" / "results.json"))
     args = parser.parse_args()

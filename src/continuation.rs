@@ -2,7 +2,7 @@
 //! before the dead-letter queue, and whether a long request may go on in a new message.
 //!
 //! A request that is making progress when its invocation's time runs out must not spend the
-//! queue's receive budget (`maxReceiveCount`) on being long: the handler saves progress, sends
+//! queue's receive budget (`maxReceiveCount`) on being long: the request saves progress, sends
 //! the same body to the same queue as a new message carrying a continuation count, and
 //! acknowledges the current one. Bounds: only a delivery that published something continues
 //! (one that made no progress goes back to SQS and spends a receive, so a stuck request still
@@ -26,6 +26,8 @@ pub struct Attempt {
     pub final_receive: bool,
     /// True when a deadline stop with progress may continue in a new message.
     pub may_continue: bool,
+    /// The record's body, which a continuation sends again.
+    pub body: String,
 }
 
 impl Attempt {
@@ -49,6 +51,7 @@ impl Attempt {
             final_receive: receive_count >= max_receives,
             may_continue: queue_url.is_some() && continuation < max_continuations,
             queue_url,
+            body: record.body.clone().unwrap_or_default(),
         }
     }
 }

@@ -3,8 +3,9 @@
 //! Each record's notification is decoded here and each stored email it names is processed by
 //! [`crate::request`], whose steps read like the original function's. Every failure gets one fate ([`crate::error::Fate`]): acknowledged (a bad request, or not a request)
 //! or returned to SQS (the environment). A long request that is making progress continues in a
-//! new message instead of spending a receive ([`crate::continuation`]); a request about to land
-//! in the dead-letter queue mails the organizer one last word.
+//! new message instead of spending a receive, and a request about to land in the dead-letter
+//! queue mails the organizer one last word: both are the request's own steps
+//! ([`crate::request`], [`crate::continuation`]).
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
@@ -12,7 +13,6 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::app::App;
 use crate::continuation::Attempt;
-use crate::deadline::LAST_CALL_SLACK;
 use crate::emf::{self, RequestMetrics, RequestOutcome};
 use crate::error::{AwsError, ProcessError};
 use crate::inbound::email::EmailError;
@@ -108,13 +108,6 @@ async fn handle_record(
         }
     }
     match stop {
-        Some((ProcessError::DeadlineReached { progressed: true }, span))
-            if attempt.may_continue =>
-        {
-            continue_later(app, body, &attempt, invocation)
-                .instrument(span)
-                .await
-        }
         Some((err, span)) => {
             span.in_scope(|| log_returned(&err));
             Err(err)
@@ -149,27 +142,4 @@ fn log_acknowledged(err: &ProcessError) {
         }
         _ => warn!(error = %err, "bad request: acknowledged, email left in S3"),
     }
-}
-
-/// Sends the record's body to its queue again as a new message, then lets the current one be
-/// acknowledged: the request goes on at once, without spending a receive.
-async fn continue_later(
-    app: &App,
-    body: &str,
-    attempt: &Attempt,
-    invocation: &Invocation,
-) -> Result<(), ProcessError> {
-    let queue_url = attempt.queue_url.as_deref().unwrap_or_default();
-    let next = attempt.continuation + 1;
-    let send = app.aws.requeue.send_continuation(queue_url, body, next);
-    invocation
-        .deadline
-        .within(LAST_CALL_SLACK, send)
-        .await
-        .unwrap_or_else(|| Err(AwsError::transient("SQS.SendMessage", "no time left")))?;
-    info!(
-        continuation = next,
-        "deadline near: request continues in a new message"
-    );
-    Ok(())
 }

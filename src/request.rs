@@ -23,7 +23,7 @@ use crate::decision::limits::Allowances;
 use crate::decision::plan::{self, Lookups};
 use crate::delivery::Delivery;
 use crate::emf::{self, RequestMetrics, RequestOutcome};
-use crate::error::ProcessError;
+use crate::error::{AwsError, ProcessError};
 use crate::inbound::authenticity;
 use crate::inbound::email::{self, CsvAttachment, EmailError, InboundEmail, SpreadsheetAttachment};
 use crate::inbound::notification::ObjectRef;
@@ -45,6 +45,8 @@ pub enum Outcome {
     Suspended,
     /// A redelivery of a request already completed: nothing done.
     AlreadyCompleted,
+    /// Out of time with progress made: the request goes on in a new message.
+    Continued,
     /// The email had no usable CSV; the sender was told what to send.
     NoUsableCsv,
     /// Rows were processed and the summary sent.
@@ -147,9 +149,7 @@ pub async fn process(
             RequestOutcome::Refused
         }
         Ok(Outcome::Ignored) => RequestOutcome::NotARequest,
-        Err(ProcessError::DeadlineReached { progressed: true }) if attempt.may_continue => {
-            RequestOutcome::Continued
-        }
+        Ok(Outcome::Continued) => RequestOutcome::Continued,
         Err(err) if err.is_retryable() => RequestOutcome::Failed,
         Err(ProcessError::ObjectMissing { .. } | ProcessError::Email(EmailError::NotAnEmail)) => {
             RequestOutcome::NotARequest
@@ -206,8 +206,9 @@ pub async fn run(
     let result = process_claimed(app, invocation, &held, message, resume).await;
     if let Err(err) = &result
         && err.is_retryable()
+        && stopped_with_work_left(app, invocation, attempt, &held, &sender, err).await?
     {
-        stopped_with_work_left(app, invocation, attempt, &held, &sender, err).await;
+        return Ok(Outcome::Continued);
     }
     let outcome = result?;
     if !matches!(outcome, Outcome::Processed(_)) {
@@ -519,9 +520,11 @@ async fn publish(
         .await
 }
 
-/// After a stop that sends the record back: give up the lease so the next delivery need not
-/// wait for it to run out, and, when this was the last receive before the dead-letter queue,
-/// tell the organizer (once per request, however many times it is redriven).
+/// After a stop with work left: give up the lease so the next delivery need not wait for it
+/// to run out; when the stop was the deadline with progress made, go on in a new message
+/// (`Ok(true)`: the record is done with); and when the record goes back to SQS on its last
+/// receive, tell the organizer (once per request, however many times it is redriven). A
+/// continuation that cannot be sent is the failure the record goes back with.
 async fn stopped_with_work_left(
     app: &App,
     invocation: &Invocation,
@@ -529,7 +532,7 @@ async fn stopped_with_work_left(
     held: &HeldItem<'_>,
     sender: &SenderEmail,
     err: &ProcessError,
-) {
+) -> Result<bool, ProcessError> {
     let deadline = invocation.deadline;
     let release = app.ledger.release(held.key, held.holder);
     match deadline.within(LAST_CALL_SLACK, release).await {
@@ -541,16 +544,46 @@ async fn stopped_with_work_left(
     }
     let continues =
         matches!(err, ProcessError::DeadlineReached { progressed: true }) && attempt.may_continue;
-    if !attempt.final_receive || continues {
-        return;
+    let continued = if continues {
+        continue_later(app, attempt, deadline).await.map(|()| true)
+    } else {
+        Ok(false)
+    };
+    if attempt.final_receive && !matches!(continued, Ok(true)) {
+        let reason = continued.as_ref().err().unwrap_or(err);
+        tell_dead_lettered(app, deadline, held.key, Some(sender), reason).await;
     }
-    tell_dead_lettered(app, deadline, held.key, Some(sender), err).await;
+    continued
+}
+
+/// Sends the record's body to its queue again as a new message, so the current one can be
+/// acknowledged: the request goes on at once, without spending a receive.
+async fn continue_later(
+    app: &App,
+    attempt: &Attempt,
+    deadline: Deadline,
+) -> Result<(), ProcessError> {
+    let queue_url = attempt.queue_url.as_deref().unwrap_or_default();
+    let next = attempt.continuation + 1;
+    let send = app
+        .aws
+        .requeue
+        .send_continuation(queue_url, &attempt.body, next);
+    deadline
+        .within(LAST_CALL_SLACK, send)
+        .await
+        .unwrap_or_else(|| Err(AwsError::transient("SQS.SendMessage", "no time left")))?;
+    info!(
+        continuation = next,
+        "deadline near: request continues in a new message"
+    );
+    Ok(())
 }
 
 /// Mails the organizer, once per request however often it is redriven, that the request goes
 /// to the dead-letter queue with what was sent so far, and logs it at `error`. `known` is the
 /// organizer when this delivery read the email; else the ledger's record of them is used.
-async fn tell_dead_lettered(
+pub async fn tell_dead_lettered(
     app: &App,
     deadline: Deadline,
     key: &LedgerKey,
@@ -559,7 +592,7 @@ async fn tell_dead_lettered(
 ) {
     let last_word = async {
         let Some(last) = app.ledger.take_last_word(key, now_ms()).await? else {
-            return Ok::<_, ProcessError>("organizer was told before");
+            return Ok::<_, ProcessError>("no last word to send (told before, or no ledger item)");
         };
         let Some(to) = known.cloned().or(last.sender) else {
             return Ok("no organizer address to tell");

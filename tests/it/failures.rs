@@ -277,3 +277,30 @@ async fn rows_past_the_limit_are_counted_and_giant_cells_rejected() {
         "the giant cell is not echoed back"
     );
 }
+
+#[tokio::test]
+async fn a_last_receive_whose_continuation_cannot_be_sent_gets_the_last_word() {
+    let (mut f, queue) = request("continuation-denied", 800, 1).await;
+    f.configure(|c| c.limits.deadline_margin = Duration::from_millis(1_200));
+    f.configure(|c| c.limits.checkpoint_every = 4);
+    f.configure(|c| c.max_in_flight = 1);
+    // Publishing makes progress, but the continuation's SendMessage is denied.
+    let faulty = FaultyClient::around_default(PublishFaults {
+        latency: Duration::from_millis(40),
+        deny_service: Some("sqs"),
+        ..PublishFaults::default()
+    });
+    f.route_through(&faulty);
+
+    let run = queue.drive(&f, 3_000, 5, async |_| {}).await;
+
+    assert_eq!(
+        (run.invocations, run.returned, run.dead),
+        (1, 1, 1),
+        "{run:?}"
+    );
+    let emails = f.emails();
+    assert_eq!(emails.len(), 1, "the organizer gets the last word");
+    let (text, _) = bodies(&emails[0]);
+    assert!(text.contains("could not be finished"), "{text}");
+}
