@@ -28,7 +28,7 @@ use crate::decision::batches::{Batch, Batches, Entry};
 use crate::decision::contract::{self, EventRecord};
 use crate::decision::plan::PublishFailure;
 use crate::error::ProcessError;
-use crate::ledger::state::{Checkpoint, Progress};
+use crate::ledger::state::{Checkpoint, MAX_REFUSED, Progress};
 use crate::ledger::store::HeldItem;
 
 /// Sends one `PublishBatch` worth of invites; entries SNS refused come back as failures.
@@ -103,6 +103,7 @@ impl<P: PublishBatches, C: SaveCheckpoints> Delivery<'_, P, C> {
             })
             .collect();
         if resume.invites_done {
+            not_sent_from(resume.stopped_at, invites, &mut failures);
             return Ok(failures);
         }
         let entries = invites[start..]
@@ -133,6 +134,7 @@ impl<P: PublishBatches, C: SaveCheckpoints> Delivery<'_, P, C> {
 
         loop {
             while stop.is_none()
+                && failures.len() < MAX_REFUSED
                 && in_flight.len() < self.max_in_flight
                 && progress.ahead_of_prefix() < window
                 && progress.started() < saved_prefix + every + window
@@ -219,10 +221,20 @@ impl<P: PublishBatches, C: SaveCheckpoints> Delivery<'_, P, C> {
             }
             return Err(err);
         }
+        // Publishing stopped at the refusal cap: the rest is not sent, and the ledger says from
+        // where, so every later delivery reports the same.
+        let next = progress.next_row();
+        let stopped_at = (failures.len() >= MAX_REFUSED
+            && invites.last().is_some_and(|last| last.row >= next))
+        .then_some(next);
         // Record that every invite is out before the summary is sent: if the summary or the
         // completion fails, the redelivery publishes nothing again and only sends the summary.
-        self.save_in_time(snapshot(invites, &progress, &failures, true))
-            .await?;
+        let done = Checkpoint {
+            stopped_at,
+            ..snapshot(invites, &progress, &failures, true)
+        };
+        self.save_in_time(done).await?;
+        not_sent_from(stopped_at, invites, &mut failures);
         Ok(failures)
     }
 
@@ -246,6 +258,20 @@ impl<P: PublishBatches, C: SaveCheckpoints> Delivery<'_, P, C> {
     }
 }
 
+/// Every invite from `stopped_at` on, as not sent because publishing stopped at the refusal cap.
+fn not_sent_from(
+    stopped_at: Option<RowPosition>,
+    invites: &[Candidate],
+    failures: &mut Vec<PublishFailure>,
+) {
+    let Some(stopped_at) = stopped_at else { return };
+    let first = invites.partition_point(|invite| invite.row < stopped_at);
+    failures.extend((first..invites.len()).map(|index| PublishFailure {
+        index,
+        code: format!("not sent: SNS refused {MAX_REFUSED} invites of this list"),
+    }));
+}
+
 /// The checkpoint for the finished prefix: the first row not known to be published, the
 /// failures before it, and how many invites before it went out.
 fn snapshot(
@@ -266,6 +292,7 @@ fn snapshot(
         sent_so_far: handled.saturating_sub(failed.len()) as u64,
         failed,
         invites_done,
+        stopped_at: None,
         summary_attempts: 0,
         allowances: None,
     }
@@ -288,6 +315,8 @@ mod tests {
         published: RefCell<Vec<usize>>,
         in_flight: Cell<usize>,
         most_in_flight: Cell<usize>,
+        /// Every entry is refused (`InvalidParameter`), as SNS refuses messages it cannot take.
+        refuse_all: bool,
     }
 
     impl PublishBatches for FakeTopic<'_> {
@@ -308,6 +337,15 @@ mod tests {
             self.published
                 .borrow_mut()
                 .extend(entries.iter().map(|e| e.index));
+            if self.refuse_all {
+                return Ok(entries
+                    .iter()
+                    .map(|e| PublishFailure {
+                        index: e.index,
+                        code: "InvalidParameter".into(),
+                    })
+                    .collect());
+            }
             Ok(Vec::new())
         }
     }
@@ -371,7 +409,15 @@ mod tests {
     /// Publishes 400 invites (40 batches) with `checkpoint_ms` per checkpoint; returns the
     /// virtual time taken, the topic and the ledger's checkpoints.
     async fn run(checkpoint_ms: u64) -> (Duration, Vec<usize>, usize, Vec<Checkpoint>) {
-        let (invites, events) = invites(400);
+        run_with(checkpoint_ms, 400, false).await
+    }
+
+    async fn run_with(
+        checkpoint_ms: u64,
+        rows: usize,
+        refuse_all: bool,
+    ) -> (Duration, Vec<usize>, usize, Vec<Checkpoint>) {
+        let (invites, events) = invites(rows);
         let ledger = FakeLedger {
             latency: Duration::from_millis(checkpoint_ms),
             saved: RefCell::new(Vec::new()),
@@ -384,6 +430,7 @@ mod tests {
             published: RefCell::new(Vec::new()),
             in_flight: Cell::new(0),
             most_in_flight: Cell::new(0),
+            refuse_all,
         };
         let limits = limits(every);
         let delivery = Delivery {
@@ -398,7 +445,8 @@ mod tests {
             .publish(&invites, &events, Checkpoint::default())
             .await
             .unwrap();
-        assert!(failures.is_empty());
+        // Refused or not, every invite ends with one outcome.
+        assert_eq!(failures.len(), if refuse_all { rows } else { 0 });
         let elapsed = started.elapsed();
         let published = topic.published.into_inner();
         (
@@ -421,6 +469,26 @@ mod tests {
         assert!(
             saved.windows(2).all(|w| w[0].next_row <= w[1].next_row),
             "checkpoints only move forward"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn publishing_stops_at_the_refusal_cap_and_the_ledger_item_stays_bounded() {
+        let (_, published, _, saved) = run_with(25, MAX_REFUSED + 3_000, true).await;
+        let last = saved.last().expect("a final checkpoint");
+        assert!(last.invites_done);
+        let stopped_at = last.stopped_at.expect("stopped at the cap");
+        assert!(
+            published.len() < MAX_REFUSED + 100,
+            "{} entries sent",
+            published.len()
+        );
+        assert!(stopped_at.line > MAX_REFUSED as u32, "{stopped_at:?}");
+        assert!(
+            last.failed.len() < MAX_REFUSED + 100 && last.failed_json().len() < 200_000,
+            "{} refusals kept, {} bytes",
+            last.failed.len(),
+            last.failed_json().len()
         );
     }
 

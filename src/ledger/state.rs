@@ -23,6 +23,11 @@ use crate::inbound::notification::ObjectRef;
 /// have been delivered. Two keeps the README's bound: at most two summaries.
 pub const MAX_SUMMARY_ATTEMPTS: u64 = 2;
 
+/// Invites SNS may refuse in one request before publishing stops: the refused rows are kept in
+/// the ledger item (about 30 bytes each), which DynamoDB caps at 400 KB. So many refusals say
+/// the list itself is wrong (every message too large, say), not the odd row.
+pub const MAX_REFUSED: usize = 5_000;
+
 /// How long a completed or abandoned ledger item is kept before DynamoDB's TTL removes it.
 pub const RETENTION_SECONDS: i64 = 14 * 24 * 3600;
 
@@ -65,6 +70,9 @@ pub struct Checkpoint {
     /// Every invite is out; only the summary is pending. A delivery that finds this set sends
     /// the summary and publishes nothing.
     pub invites_done: bool,
+    /// Set when publishing stopped early because SNS refused [`MAX_REFUSED`] invites: the
+    /// first row not sent. Every invite from there on is reported as not sent.
+    pub stopped_at: Option<RowPosition>,
     /// Times a delivery started to send the request's summary (or help email); each may have
     /// reached SES even when it failed, so no delivery starts another after
     /// [`MAX_SUMMARY_ATTEMPTS`].

@@ -106,6 +106,9 @@ impl LedgerStore {
                         .copied()
                         .unwrap_or(false),
                     summary_attempts: number_attr(&item, "summary_attempts"),
+                    stopped_at: item
+                        .contains_key("stopped_at")
+                        .then(|| RowPosition::from_ledger(number_attr(&item, "stopped_at"))),
                     allowances: string_attr(&item, ALLOWANCES).and_then(Allowances::from_ledger),
                 }))
             }
@@ -137,22 +140,28 @@ impl LedgerStore {
         holder: &str,
         checkpoint: &Checkpoint,
     ) -> Result<(), ProcessError> {
-        self.client
+        let stopped = checkpoint.stopped_at.map(|row| row.to_ledger() as i64);
+        let mut update = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(ledger_key(key)))
-            .update_expression(
-                "SET next_row = :next, failed = :failed, sent_so_far = :sent, invites_done = :done",
-            )
+            .update_expression(if stopped.is_some() {
+                "SET next_row = :next, failed = :failed, sent_so_far = :sent, invites_done = :done, \
+                 stopped_at = :stopped"
+            } else {
+                "SET next_row = :next, failed = :failed, sent_so_far = :sent, invites_done = :done"
+            })
             .condition_expression("holder = :holder")
             .expression_attribute_values(":next", number(checkpoint.next_row.to_ledger() as i64))
             .expression_attribute_values(":sent", number(checkpoint.sent_so_far as i64))
             .expression_attribute_values(":done", AttributeValue::Bool(checkpoint.invites_done))
             .expression_attribute_values(":failed", AttributeValue::S(checkpoint.failed_json()))
-            .expression_attribute_values(":holder", AttributeValue::S(holder.into()))
-            .send()
-            .await
-            .map_err(held_write_failed)?;
+            .expression_attribute_values(":holder", AttributeValue::S(holder.into()));
+        if let Some(stopped) = stopped {
+            update = update.expression_attribute_values(":stopped", number(stopped));
+        }
+        update.send().await.map_err(held_write_failed)?;
         Ok(())
     }
 
