@@ -119,7 +119,8 @@ pub fn read(
         }
         SheetKind::Ods => {
             let inventory = workbook::inventory(bytes, budget)?;
-            workbook::check_ods_area(bytes, budget)?;
+            let content = inventory.sizes.get("content.xml").copied();
+            workbook::check_ods_area(bytes, content, budget)?;
             read_ods(bytes, &inventory, budget)?
         }
     };
@@ -424,7 +425,7 @@ mod tests {
         for rows in [far, wide, far_empty] {
             let ods = zip_of(&[("content.xml", &ods_content(&rows))]);
             assert_eq!(
-                workbook::check_ods_area(&ods, &mut budget()),
+                workbook::check_ods_area(&ods, None, &mut budget()),
                 Err(SheetError::TooLarge("more than 1,000,000 cells in use"))
             );
         }
@@ -432,7 +433,7 @@ mod tests {
             "<table:table-row table:number-rows-repeated=\"5\">{cell}{cell}</table:table-row>"
         );
         let ods = zip_of(&[("content.xml", &ods_content(&small))]);
-        assert_eq!(workbook::check_ods_area(&ods, &mut budget()), Ok(()));
+        assert_eq!(workbook::check_ods_area(&ods, None, &mut budget()), Ok(()));
     }
 
     /// A one-sheet workbook as minimal exporters write it: inline strings, no shared strings
@@ -699,7 +700,7 @@ mod tests {
         for rows in [escaped, valued] {
             let ods = zip_of(&[("content.xml", &ods_content(&rows))]);
             assert_eq!(
-                workbook::check_ods_area(&ods, &mut budget()),
+                workbook::check_ods_area(&ods, None, &mut budget()),
                 Err(SheetError::TooLarge("more than 1,000,000 cells in use")),
                 "{rows}"
             );

@@ -392,11 +392,15 @@ fn part_path(target: &str) -> String {
 /// Attributes are read unescaped (`&#49;500` is 1,500), and a cell counts as holding a value
 /// when the library could give it one: any `office:` value or value type, a formula, or
 /// content.
-pub(super) fn check_ods_area(bytes: &[u8], budget: &mut Budget) -> Result<(), SheetError> {
+pub(super) fn check_ods_area(
+    bytes: &[u8],
+    measured_size: Option<u64>,
+    budget: &mut Budget,
+) -> Result<(), SheetError> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(unreadable_zip)?;
     let content = zip.by_name("content.xml").map_err(unreadable_zip)?;
-    let size = content.size();
-    budget.charge(size)?;
+    // What the file really holds was measured by the inventory; its header may say less.
+    budget.charge(measured_size.unwrap_or(MAX_XML_BYTES))?;
     let reader = Metered::new(content.take(MAX_XML_BYTES), budget.until());
     let mut xml = quick_xml::Reader::from_reader(std::io::BufReader::new(reader));
     let mut buf = Vec::new();
