@@ -57,7 +57,7 @@ async fn summary_answer_lost(name: &str, after: AfterAccept) -> (Fixture, Run) {
         ..PublishFaults::default()
     });
     f.route_through(&faulty);
-    f.with_attempt_timeout(Duration::from_millis(500));
+    f.with_attempt_timeout(Duration::from_secs(2));
     let queue = Queue::new(&f, 3).await;
     let key = unique("bulk_event_invites_email/lost-answer");
     let mut csv = String::from("uid,email\n");
@@ -76,7 +76,7 @@ async fn summary_answer_lost(name: &str, after: AfterAccept) -> (Fixture, Run) {
 #[tokio::test]
 async fn a_summary_ses_answers_too_late_is_mailed_at_most_twice() {
     let (f, run) =
-        summary_answer_lost("once-late", AfterAccept::Late(Duration::from_millis(1_500))).await;
+        summary_answer_lost("once-late", AfterAccept::Late(Duration::from_secs(4))).await;
     assert_eq!((run.returned, run.dead, run.late), (2, 0, 0), "{run:?}");
     assert_eq!(f.published().len(), 20, "every invite once");
     assert_eq!(f.emails().len(), 2, "two summaries at most, no last word");
@@ -113,7 +113,7 @@ async fn a_copy_on_its_last_receive_waits_for_the_holder_instead_of_dead_letteri
         key: key.clone(),
         etag,
     });
-    // Another invocation holds the request for three more seconds, and finishes after one.
+    // Another invocation holds the request for half a minute, and finishes after a second.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -122,7 +122,7 @@ async fn a_copy_on_its_last_receive_waits_for_the_holder_instead_of_dead_letteri
     let claim = f
         .app
         .ledger
-        .claim(&ledger, "other", &organizer, now, now + 3_000)
+        .claim(&ledger, "other", &organizer, now, now + 30_000)
         .await;
     assert!(matches!(claim, Ok(Claim::Acquired(_))), "{claim:?}");
     let store = f.app.ledger.clone();
