@@ -21,7 +21,7 @@ The function's environment is in $dir/lambda.env. In another terminal, from $roo
   .venv/bin/cargo-lambda lambda invoke bulk-invites --data-file events/sqs-sns-s3.json
 
 (or \`cargo lambda …\` if cargo-lambda is on your PATH). Every file in events/ works; see the
-README for what each one does. To look at the emulator yourself:
+docs/development.md for what each one does. To look at the emulator yourself:
 
   export AWS_ENDPOINT_URL=$url AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-west-2
   curl -s \$AWS_ENDPOINT_URL/moto-api/data.json | python3 -m json.tool | less

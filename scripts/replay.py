@@ -24,7 +24,7 @@ import demo  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 ENDPOINT = os.environ["AWS_ENDPOINT_URL"]
 
-# What each sample does (README "Replaying events with cargo lambda").
+# What each sample does (docs/development.md "Replaying events with cargo lambda").
 EXPECTED = {
     "sqs-sns-s3.json": {"invites": 3, "summaries": 1, "failures": 0, "requests": 1},
     "sqs-raw-s3.json": {"invites": 3, "summaries": 1, "failures": 0, "requests": 1},

@@ -1,6 +1,6 @@
 //! Errors that stop one bulk request, and the one fate each gets.
 //!
-//! Three kinds of failure, three fates (README "Failure classes"):
+//! Three kinds of failure, three fates (docs/operations.md "Failure classes"):
 //! 1. the request is bad (no `From:`, not authorized, refused sender, no CSV): acknowledged,
 //!    the organizer told where that is safe;
 //! 2. it is not a request at all (`s3:TestEvent`, SES's setup object, an object that is not an
@@ -78,7 +78,7 @@ pub fn is_transient_code(code: &str) -> bool {
     THROTTLING_CODES.contains(&code) || TRANSIENT_CODES.contains(&code)
 }
 
-/// Classifies an AWS service error by its code and HTTP status (README "Failure classes").
+/// Classifies an AWS service error by its code and HTTP status (docs/operations.md "Failure classes").
 ///
 /// `None` for both means no response arrived (timeout, dropped connection): transient.
 pub fn classify(code: Option<&str>, status: Option<u16>) -> ErrorClass {
@@ -312,7 +312,7 @@ impl ProcessError {
 mod tests {
     use super::*;
 
-    /// One test per row of the README's "Failure classes" table.
+    /// One test per row of the "Failure classes" table of docs/operations.md.
     macro_rules! row {
         ($name:ident, $class:expr, [$($code:expr),+ $(,)?], $status:expr) => {
             #[test]

@@ -7,7 +7,7 @@
 //! invited, the SNS contract), `report` (tallies, the summary email) are pure; `aws` (one file
 //! per service) and `ledger::store` carry out; `delivery` runs the publish loop; `request`
 //! runs one request as named steps; `handler` runs the SQS batch; `app` is what a cold start
-//! builds. README "How the code is laid out" says what each one owns.
+//! builds. ARCHITECTURE.md and docs/development.md say what each one owns.
 
 pub mod app;
 pub mod attendees;

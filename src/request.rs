@@ -1,4 +1,5 @@
-//! One request, from the stored email to the summary, as the named steps of the README's flow.
+//! One request, from the stored email to the summary, as the named steps of the README's
+//! "What it does".
 //!
 //! [`process`] runs [`run`] and writes the request's metrics; [`run`] reads top to bottom:
 //! read the email, check the sender, take the ledger, read the lists, look up and decide,

@@ -16,7 +16,7 @@ impl Requeue {
     }
 
     /// Sends `body` to the queue again as a new message, so a long request goes on in a fresh
-    /// invocation without spending a receive of the original message (README "Long requests").
+    /// invocation without spending a receive of the original message (docs/operations.md "Long requests").
     pub async fn send_continuation(
         &self,
         queue_url: &str,

@@ -20,7 +20,7 @@ use crate::inbound::notification::ObjectRef;
 
 /// Summary sends a request may start, over all its deliveries: SES has no idempotency token,
 /// and a send whose answer was lost (late, or the connection dropped after SES took it) may
-/// have been delivered. Two keeps the README's bound: at most two summaries.
+/// have been delivered. Two keeps the bound docs/operations.md states: at most two summaries.
 pub const MAX_SUMMARY_ATTEMPTS: u64 = 2;
 
 /// Invites SNS may refuse in one request before publishing stops: the refused rows are kept in
