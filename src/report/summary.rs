@@ -433,13 +433,9 @@ pub fn for_report(report: &Report) -> Summary {
     }
 }
 
-/// Every rejected row as CSV: `uid,email,name,row,reason`, and `file` when the request had
-/// several files (`row` is then the line in that file).
-pub fn rejected_rows_csv(report: &Report) -> String {
-    rejected_rows_file(report, usize::MAX).0
-}
-
-/// The rejected rows as CSV, as many as fit in `max_bytes`, and how many that is.
+/// The rejected rows as CSV (`uid,email,name,row,reason`, and `file` when the request had
+/// several files, `row` then being the line in that file), as many as fit in `max_bytes`, and
+/// how many that is.
 fn rejected_rows_file(report: &Report, max_bytes: usize) -> (String, usize) {
     let several = report.files.len() > 1;
     let mut writer = csv::Writer::from_writer(Vec::new());
@@ -483,8 +479,8 @@ fn format_help(problem: &str) -> Summary {
             "Your bulk invite request could not be processed: {problem}."
         )),
         Block::Paragraph(
-            "Attach a CSV file (comma, semicolon or tab separated) whose first line is the \
-             header"
+            "Send the list as a CSV file (comma, semicolon or tab separated), an .xlsx or .ods \
+             spreadsheet, or pasted into the message itself; its first line is the header"
                 .into(),
         ),
         Block::Preformatted(EXPECTED_HEADER.into()),
