@@ -89,6 +89,26 @@ impl fmt::Display for Reason {
 }
 
 impl Reason {
+    /// The reason's kind in the words of the summary's "by reason" table. A match over every
+    /// variant, so a new reason does not compile without its words.
+    pub fn group_label(&self) -> &'static str {
+        match self {
+            Reason::MissingField(_) => "a uid or email is missing",
+            Reason::InvalidEmail => "not a valid email address",
+            Reason::InvalidUid => "not a valid uid",
+            Reason::NonAsciiLocalPart => "address not deliverable (non-ASCII before the @)",
+            Reason::TooLong { .. } => "a value is too long",
+            Reason::RowTooLong => "the row is too long",
+            Reason::Duplicate { .. } => "the same uid and email on an earlier row",
+            Reason::LikelyTypo { .. } => "the address's domain looks misspelt",
+            Reason::Blocked => "the attendee blocked invites from you",
+            Reason::UnknownEvent => "no event has this uid",
+            Reason::NotYourEvent => "the event is not yours",
+            Reason::InviteLimitReached { .. } => "the event's invite limit is reached",
+            Reason::PublishFailed(_) => "could not be sent",
+        }
+    }
+
     /// A short stable name for metrics (`RowsNotSent_<kind>`).
     pub fn kind(&self) -> &'static str {
         match self {

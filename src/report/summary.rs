@@ -242,26 +242,6 @@ fn event_heading(info: &EventInfo) -> Option<String> {
     }
 }
 
-/// A reason kind in the words of the "by reason" table.
-fn group_label(kind: &str) -> &'static str {
-    match kind {
-        "missing_field" => "a uid or email is missing",
-        "invalid_email" => "not a valid email address",
-        "invalid_uid" => "not a valid uid",
-        "non_ascii_local_part" => "address not deliverable (non-ASCII before the @)",
-        "too_long" => "a value is too long",
-        "row_too_long" => "the row is too long",
-        "duplicate" => "the same uid and email on an earlier row",
-        "likely_typo" => "the address's domain looks misspelt",
-        "blocked" => "the attendee blocked invites from you",
-        "unknown_event" => "no event has this uid",
-        "not_your_event" => "the event is not yours",
-        "invite_limit" => "the event's invite limit is reached",
-        "publish_failed" => "could not be sent",
-        _ => "other",
-    }
-}
-
 fn uid_label(uid: &str) -> &str {
     if uid.is_empty() { "(no uid)" } else { uid }
 }
@@ -362,24 +342,25 @@ pub fn for_report(report: &Report) -> Summary {
 
     if !report.rejected.is_empty() {
         // Reasons by how many rows they stopped, most first; then the rows in that order.
-        let mut counts: Vec<(&'static str, usize)> = Vec::new();
+        let mut counts: Vec<(&'static str, &'static str, usize)> = Vec::new();
         for row in &report.rejected {
             let kind = row.reason.kind();
-            match counts.iter_mut().find(|(k, _)| *k == kind) {
-                Some((_, n)) => *n += 1,
-                None => counts.push((kind, 1)),
+            match counts.iter_mut().find(|(k, _, _)| *k == kind) {
+                Some((_, _, n)) => *n += 1,
+                None => counts.push((kind, row.reason.group_label(), 1)),
             }
         }
-        counts.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
+        counts.sort_by_key(|&(_, _, n)| std::cmp::Reverse(n));
         blocks.push(Block::Table {
             caption: "Not sent, by reason".into(),
             columns: vec!["Rows", "Reason"],
             rows: counts
                 .iter()
-                .map(|(kind, n)| vec![n.to_string(), group_label(kind).to_string()])
+                .map(|(_, label, n)| vec![n.to_string(), label.to_string()])
                 .collect(),
         });
-        let group = |row: &&RejectedRow| counts.iter().position(|(k, _)| *k == row.reason.kind());
+        let group =
+            |row: &&RejectedRow| counts.iter().position(|(k, _, _)| *k == row.reason.kind());
         let mut listed: Vec<&RejectedRow> = report.rejected.iter().collect();
         listed.sort_by_key(|row| (group(row), row.row));
         let rows = listed
