@@ -264,6 +264,15 @@ pub enum ProcessError {
     Aws(#[from] AwsError),
 }
 
+/// What an acknowledged failure was, for its log line and its metric outcome alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acknowledged {
+    /// Not a request at all (class 2): logged at `info`, outcome `not_a_request`.
+    NotARequest,
+    /// A bad request (class 1): logged at `warn`, outcome `refused`.
+    BadRequest,
+}
+
 /// What happens to the SQS record after a [`ProcessError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fate {
@@ -285,6 +294,18 @@ impl ProcessError {
             | ProcessError::ObjectMissing { .. }
             | ProcessError::TooLarge { .. }
             | ProcessError::Email(_) => Fate::Acknowledge,
+        }
+    }
+
+    /// What an acknowledged failure was; `None` when the record goes back to SQS. The handler's
+    /// log line and the request's metric both read it, so they cannot disagree.
+    pub fn acknowledged_as(&self) -> Option<Acknowledged> {
+        match self {
+            _ if self.is_retryable() => None,
+            ProcessError::ObjectMissing { .. }
+            | ProcessError::Email(EmailError::NotAnEmail)
+            | ProcessError::Aws(_) => Some(Acknowledged::NotARequest),
+            _ => Some(Acknowledged::BadRequest),
         }
     }
 
@@ -448,6 +469,24 @@ mod tests {
         assert!(aws(ErrorClass::Environment).needs_operator());
         assert!(!aws(ErrorClass::Transient).needs_operator());
         assert_eq!(aws(ErrorClass::ObjectGone).fate(), Fate::Acknowledge);
+    }
+
+    #[test]
+    fn an_acknowledged_failure_is_one_thing_to_the_log_and_the_metric() {
+        let gone = ProcessError::Aws(AwsError {
+            operation: "S3.GetObject",
+            code: Some("NoSuchKey".into()),
+            status: Some(404),
+            class: ErrorClass::ObjectGone,
+            message: String::new(),
+            source: None,
+        });
+        assert_eq!(gone.acknowledged_as(), Some(Acknowledged::NotARequest));
+        assert_eq!(
+            ProcessError::Email(EmailError::NoSender).acknowledged_as(),
+            Some(Acknowledged::BadRequest)
+        );
+        assert_eq!(ProcessError::HeldElsewhere.acknowledged_as(), None);
     }
 
     #[test]

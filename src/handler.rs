@@ -14,8 +14,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 use crate::app::App;
 use crate::continuation::Attempt;
 use crate::emf::{self, RequestMetrics, RequestOutcome};
-use crate::error::{AwsError, ProcessError};
-use crate::inbound::email::EmailError;
+use crate::error::{Acknowledged, AwsError, ProcessError};
 use crate::inbound::notification::{self, Notification};
 use crate::request::{self, Invocation};
 
@@ -133,13 +132,11 @@ fn log_returned(err: &ProcessError) {
 
 /// Logs a failure that ends with the record acknowledged, at the level its class deserves.
 fn log_acknowledged(err: &ProcessError) {
-    match err {
-        _ if err.is_retryable() => {}
-        ProcessError::ObjectMissing { .. }
-        | ProcessError::Email(EmailError::NotAnEmail)
-        | ProcessError::Aws(_) => {
-            info!(error = %err, "not a request: acknowledged")
+    match err.acknowledged_as() {
+        None => {}
+        Some(Acknowledged::NotARequest) => info!(error = %err, "not a request: acknowledged"),
+        Some(Acknowledged::BadRequest) => {
+            warn!(error = %err, "bad request: acknowledged, email left in S3")
         }
-        _ => warn!(error = %err, "bad request: acknowledged, email left in S3"),
     }
 }

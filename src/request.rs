@@ -24,9 +24,9 @@ use crate::decision::limits::Allowances;
 use crate::decision::plan::{self, Lookups};
 use crate::delivery::Delivery;
 use crate::emf::{self, RequestMetrics, RequestOutcome};
-use crate::error::{AwsError, ProcessError};
+use crate::error::{Acknowledged, AwsError, ProcessError};
 use crate::inbound::authenticity;
-use crate::inbound::email::{self, CsvAttachment, EmailError, InboundEmail, SpreadsheetAttachment};
+use crate::inbound::email::{self, CsvAttachment, InboundEmail, SpreadsheetAttachment};
 use crate::inbound::notification::ObjectRef;
 use crate::ledger::state::{Checkpoint, Claim, LedgerKey, MAX_SUMMARY_ATTEMPTS};
 use crate::ledger::store::HeldItem;
@@ -151,11 +151,11 @@ pub async fn process(
         }
         Ok(Outcome::Ignored) => RequestOutcome::NotARequest,
         Ok(Outcome::Continued) => RequestOutcome::Continued,
-        Err(err) if err.is_retryable() => RequestOutcome::Failed,
-        Err(ProcessError::ObjectMissing { .. } | ProcessError::Email(EmailError::NotAnEmail)) => {
-            RequestOutcome::NotARequest
-        }
-        Err(_) => RequestOutcome::Refused,
+        Err(err) => match err.acknowledged_as() {
+            None => RequestOutcome::Failed,
+            Some(Acknowledged::NotARequest) => RequestOutcome::NotARequest,
+            Some(Acknowledged::BadRequest) => RequestOutcome::Refused,
+        },
     };
     emf::emit(&app.config.metrics, &figures);
     result
