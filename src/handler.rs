@@ -98,12 +98,15 @@ async fn handle_record(
         let result = request::process(app, object, invocation, &attempt)
             .instrument(span.clone())
             .await;
-        if let Err(err) = result {
-            if err.is_retryable() {
+        match result {
+            // The continuation carries the whole body: later objects are its to do.
+            Ok(request::Outcome::Continued) => break,
+            Ok(_) => {}
+            Err(err) if err.is_retryable() => {
                 stop = Some((err, span));
                 break;
             }
-            span.in_scope(|| log_acknowledged(&err));
+            Err(err) => span.in_scope(|| log_acknowledged(&err)),
         }
     }
     match stop {
