@@ -339,7 +339,9 @@ async fn process_claimed(
     .unwrap_or_else(|panicked| std::panic::resume_unwind(panicked.into_panic()));
     let (rows, files) = match read {
         Ok(read) => read,
-        Err(help) => {
+        // The invocation's time ran out while reading: no fault of the file.
+        Err(Unread::OutOfTime) => return Err(ProcessError::DeadlineReached { progressed: false }),
+        Err(Unread::Help(help)) => {
             let margin = app.config.limits.deadline_margin;
             tell_and_close(app, deadline, margin, held, sender, &help, (0, 0)).await?;
             return Ok(Outcome::NoUsableCsv);
@@ -409,14 +411,15 @@ async fn process_claimed(
 /// what they need). Returns the rows and the lists the summary names: all of them when there
 /// is more than one, one failed, or one is not a CSV file (a sheet, the message body); none
 /// for a single CSV attachment. `Err` is the help email for a sender whose email has no list
-/// this function can use.
+/// this function can use, or the invocation's time running out mid-read (retried, not
+/// answered: the file is not at fault).
 fn read_lists(
     csvs: Vec<CsvAttachment>,
     spreadsheets: Vec<SpreadsheetAttachment>,
     attachments: &[String],
     rules: &ListRules,
     until: Instant,
-) -> Result<(Attendees, Vec<FileOutcome>), Summary> {
+) -> Result<(Attendees, Vec<FileOutcome>), Unread> {
     let not_files = !spreadsheets.is_empty()
         || csvs
             .iter()
@@ -433,6 +436,9 @@ fn read_lists(
         let name = sheet.file_name.unwrap_or_else(|| "spreadsheet".to_string());
         match sheets::read(&sheet.bytes, &name, sheet.kind, &mut budget) {
             Ok(read) => lists.extend(read.into_iter().map(|list| (Some(list.name), list.text))),
+            Err(sheets::SheetError::TooSlow) if budget.cut_by_deadline() => {
+                return Err(Unread::OutOfTime);
+            }
             Err(err) => unreadable.push(FileOutcome {
                 name,
                 rows: 0,
@@ -449,15 +455,23 @@ fn read_lists(
     drop(lists);
     files.extend(unreadable);
     match files.iter().find_map(|file| file.error.as_ref()) {
-        _ if files.is_empty() => Err(summary::for_missing_csv(attachments)),
+        _ if files.is_empty() => Err(Unread::Help(summary::for_missing_csv(attachments))),
         Some(_) if files.iter().all(|file| file.error.is_some()) => {
-            Err(summary::for_csv_problem(&unusable(&files)))
+            Err(Unread::Help(summary::for_csv_problem(&unusable(&files))))
         }
         _ if not_files || files.len() > 1 || files.iter().any(|f| f.error.is_some()) => {
             Ok((rows, files))
         }
         _ => Ok((rows, Vec::new())),
     }
+}
+
+/// Why no rows came out of the lists.
+enum Unread {
+    /// No list could be used: the help email for the organizer.
+    Help(Summary),
+    /// The invocation's time ran out while reading spreadsheets.
+    OutOfTime,
 }
 
 /// Most unusable lists the help email names one by one.
@@ -691,6 +705,21 @@ async fn complete(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spreadsheet_read_cut_by_the_deadline_is_retried_not_answered() {
+        let sheet = SpreadsheetAttachment {
+            file_name: Some("guests.xlsx".into()),
+            kind: sheets::SheetKind::Xlsx,
+            bytes: b"PK\x03\x04 not read: no time".to_vec(),
+        };
+        let rules = ListRules {
+            max_rows: 10,
+            typo_check: true,
+        };
+        let read = read_lists(Vec::new(), vec![sheet], &[], &rules, Instant::now());
+        assert!(matches!(read, Err(Unread::OutOfTime)));
+    }
 
     #[test]
     fn every_claim_gets_its_own_holder() {

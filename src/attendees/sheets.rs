@@ -111,6 +111,7 @@ pub fn read(
     kind: SheetKind,
     budget: &mut Budget,
 ) -> Result<Vec<SheetList>, SheetError> {
+    budget.check_time()?;
     let sheets = match kind {
         SheetKind::Unsupported => return Err(SheetError::Unsupported),
         SheetKind::Xlsx => {

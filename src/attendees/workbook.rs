@@ -50,17 +50,28 @@ pub struct Budget {
     pub(super) text_bytes: usize,
     /// When reading must stop.
     until: Instant,
+    /// True when `until` is the invocation's time running out rather than [`MAX_READ_TIME`]:
+    /// a read stopped then says nothing about the file.
+    cut_by_deadline: bool,
 }
 
 impl Budget {
     /// A request's budget: [`MAX_XML_READ`], [`super::sheets::MAX_TEXT_BYTES`], and reading
     /// stopped at `until` or after [`MAX_READ_TIME`], whichever comes first.
     pub fn new(until: Instant) -> Self {
+        let longest = Instant::now() + MAX_READ_TIME;
         Self {
             xml_bytes: MAX_XML_READ,
             text_bytes: super::sheets::MAX_TEXT_BYTES,
-            until: until.min(Instant::now() + MAX_READ_TIME),
+            until: until.min(longest),
+            cut_by_deadline: until < longest,
         }
+    }
+
+    /// True when a read stopped for time was stopped by the invocation's deadline, not by
+    /// [`MAX_READ_TIME`]: the file is not at fault, and the request should be tried again.
+    pub fn cut_by_deadline(&self) -> bool {
+        self.cut_by_deadline
     }
 
     /// Charges `bytes` of XML about to be read.
