@@ -26,8 +26,9 @@ async fn main() -> ExitCode {
                 filter: "error".into(),
                 json: std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some(),
             });
+            // One line, in the log's own shape: in Lambda a bare text line would be taken as
+            // INFO, and dropped at WARN.
             tracing::error!(error = %err, "configuration error");
-            eprintln!("bulk-invites: configuration error: {err}");
             return ExitCode::FAILURE;
         }
     };
