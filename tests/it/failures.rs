@@ -153,20 +153,25 @@ async fn a_summary_ses_refused_is_sent_later_without_republishing() {
     assert_completed_once(&f, 40);
 }
 
-#[tokio::test]
-async fn a_long_request_continues_in_new_messages_and_never_dead_letters() {
-    // Twice the slack the timings strictly need, so a busy machine (the test command runs
-    // every test at once) does not turn a continuation into a returned message.
-    let (mut f, queue) = request("long", 800, 2).await;
+/// One batch at a time, 40 ms a call and a 1.2 s margin: a request of 800 rows outlasts a
+/// 3 s invocation while making progress in each. `faults` adds to that.
+fn slow_publishing(f: &mut Fixture, faults: PublishFaults) {
     f.configure(|c| c.limits.deadline_margin = Duration::from_millis(1_200));
     f.configure(|c| c.limits.checkpoint_every = 4);
     f.configure(|c| c.max_in_flight = 1);
     let faulty = FaultyClient::around_default(PublishFaults {
         latency: Duration::from_millis(40),
-        ..PublishFaults::default()
+        ..faults
     });
-    f.configure(|c| c.max_in_flight = 1);
     f.route_through(&faulty);
+}
+
+#[tokio::test]
+async fn a_long_request_continues_in_new_messages_and_never_dead_letters() {
+    // Twice the slack the timings strictly need, so a busy machine (the test command runs
+    // every test at once) does not turn a continuation into a returned message.
+    let (mut f, queue) = request("long", 800, 2).await;
+    slow_publishing(&mut f, PublishFaults::default());
     let run = queue.drive(&f, 3_000, 40, async |_| {}).await;
     eprintln!("long request: {run:?}");
     assert!(run.invocations >= 3, "needed several invocations: {run:?}");
@@ -281,16 +286,14 @@ async fn rows_past_the_limit_are_counted_and_giant_cells_rejected() {
 #[tokio::test]
 async fn a_last_receive_whose_continuation_cannot_be_sent_gets_the_last_word() {
     let (mut f, queue) = request("continuation-denied", 800, 1).await;
-    f.configure(|c| c.limits.deadline_margin = Duration::from_millis(1_200));
-    f.configure(|c| c.limits.checkpoint_every = 4);
-    f.configure(|c| c.max_in_flight = 1);
     // Publishing makes progress, but the continuation's SendMessage is denied.
-    let faulty = FaultyClient::around_default(PublishFaults {
-        latency: Duration::from_millis(40),
-        deny_service: Some("sqs"),
-        ..PublishFaults::default()
-    });
-    f.route_through(&faulty);
+    slow_publishing(
+        &mut f,
+        PublishFaults {
+            deny_service: Some("sqs"),
+            ..PublishFaults::default()
+        },
+    );
 
     let run = queue.drive(&f, 3_000, 5, async |_| {}).await;
 
