@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::attendees::domain::SenderEmail;
+use crate::domain::SenderEmail;
 use crate::emf::MetricsConfig;
 use crate::inbound::authenticity::Policy;
 use crate::telemetry::{self, LogSettings};

@@ -1,11 +1,12 @@
-//! The invocation's deadline, and the time every call leaves for the answer to Lambda.
+//! The invocation's deadline, the time every call leaves for the answer to Lambda, and the
+//! request's time budget: which phase may start, or must stop, with how much time left.
 //!
 //! Invariant: no call outlives the invocation. Every wait of a request is bounded by
 //! [`Deadline::within`], keeping [`LAST_CALL_SLACK`] (or more) for the response.
 //! Threat: a runtime that reports a deadline that cannot be right (cargo lambda watch sends a
 //! duration) would stop every request at once, or never; it gets [`FALLBACK_BUDGET`] instead.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// When the invocation must be done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +23,13 @@ pub const FALLBACK_BUDGET: Duration = Duration::from_secs(300);
 pub const LAST_CALL_SLACK: Duration = Duration::from_millis(300);
 
 impl Deadline {
+    /// At `when` (a lease that ran out, in tests, is a deadline in the past).
+    pub fn at(when: SystemTime) -> Self {
+        Self(when)
+    }
+
     /// `budget` from now.
+    #[cfg(test)]
     pub fn after(budget: Duration) -> Self {
         Self(SystemTime::now() + budget)
     }
@@ -75,6 +82,70 @@ impl Deadline {
     }
 }
 
+/// The least time the summary and the ledger's completion get, whatever the margin.
+pub const CLOSING_TIME: Duration = Duration::from_millis(500);
+
+/// A request's time, divided into phases by the configured margin (`DEADLINE_MARGIN_MS`).
+///
+/// Invariant: each phase leaves the next one its share. Reading lists ends with the whole
+/// margin left; the lookups end with half of it; no publish batch starts inside the margin and
+/// the ones in flight are abandoned at half of it; the summary and the completion start only
+/// with [`TimeBudget::closing`] left, and the summary's send keeps half of that for the
+/// completion, so a summary is never sent by a delivery that has no time to record it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeBudget {
+    /// The invocation's deadline.
+    pub deadline: Deadline,
+    margin: Duration,
+}
+
+impl TimeBudget {
+    /// The phases of an invocation ending at `deadline`, with `margin` kept for the end.
+    pub fn new(deadline: Deadline, margin: Duration) -> Self {
+        Self { deadline, margin }
+    }
+
+    /// When reading lists (CPU work, off the async runtime) must stop: the margin still left.
+    pub fn reading_until(&self) -> Instant {
+        Instant::now() + self.deadline.remaining().saturating_sub(self.margin)
+    }
+
+    /// What the lookups leave when they are cut off: publishing must still have time to start.
+    pub fn lookups_keep(&self) -> Duration {
+        self.margin / 2
+    }
+
+    /// True when no publish batch may start any more.
+    pub fn publishing_must_stop(&self) -> bool {
+        self.deadline.is_near(self.margin)
+    }
+
+    /// What the batches in flight leave when they are abandoned (and sent again later, at worst).
+    pub fn publish_cutoff_keeps(&self) -> Duration {
+        self.margin / 2
+    }
+
+    /// The time the summary and the completion need: they start only with this much left.
+    pub fn closing(&self) -> Duration {
+        (self.margin / 2).max(CLOSING_TIME)
+    }
+
+    /// True when the summary and the completion may still start.
+    pub fn may_close(&self) -> bool {
+        !self.deadline.is_near(LAST_CALL_SLACK + self.closing())
+    }
+
+    /// What the summary's send leaves when it is cut off: the completion's share.
+    pub fn summary_keeps(&self) -> Duration {
+        LAST_CALL_SLACK + self.closing() / 2
+    }
+
+    /// True when there is time to wait `poll` for another holder and still do the request.
+    pub fn may_wait(&self, poll: Duration) -> bool {
+        !self.deadline.is_near(self.margin + poll)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +183,40 @@ mod tests {
         let past = Deadline(SystemTime::now() - Duration::from_secs(1));
         assert!(past.is_near(Duration::ZERO));
         assert_eq!(past.remaining(), Duration::ZERO);
+    }
+
+    #[test]
+    fn each_phase_leaves_the_next_its_share() {
+        for margin_ms in [0, 200, 1_000, 20_000, 60_000] {
+            let margin = Duration::from_millis(margin_ms);
+            let time = TimeBudget::new(Deadline::after(Duration::from_secs(120)), margin);
+            // Reading ends before the lookups' cut-off, which ends before publishing's.
+            assert!(time.lookups_keep() <= margin);
+            assert!(time.publish_cutoff_keeps() <= margin);
+            assert!(time.closing() >= CLOSING_TIME, "{margin:?}");
+            // The send's cut-off keeps time for the completion after it.
+            assert!(time.summary_keeps() > LAST_CALL_SLACK);
+            assert!(time.summary_keeps() < LAST_CALL_SLACK + time.closing());
+            let left = time.deadline.remaining();
+            let until = time.reading_until();
+            assert!(
+                until <= Instant::now() + left.saturating_sub(margin) + Duration::from_millis(5)
+            );
+        }
+    }
+
+    #[test]
+    fn phases_refuse_to_start_inside_their_share() {
+        let margin = Duration::from_secs(20);
+        let roomy = TimeBudget::new(Deadline::after(Duration::from_secs(60)), margin);
+        assert!(!roomy.publishing_must_stop() && roomy.may_close());
+        assert!(roomy.may_wait(Duration::from_secs(2)));
+        let late = TimeBudget::new(Deadline::after(Duration::from_secs(15)), margin);
+        assert!(late.publishing_must_stop(), "no batch inside the margin");
+        assert!(late.may_close(), "the summary still has its half");
+        assert!(!late.may_wait(Duration::from_secs(2)));
+        let spent = TimeBudget::new(Deadline::after(Duration::from_secs(5)), margin);
+        assert!(!spent.may_close(), "under half the margin: no summary");
     }
 
     #[tokio::test]

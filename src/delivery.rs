@@ -18,15 +18,16 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tracing::warn;
 
-use crate::attendees::domain::EventUid;
-use crate::attendees::outcome::RowPosition;
 use crate::attendees::rows::Candidate;
 use crate::aws::sns::Topic;
 use crate::config::Limits;
 use crate::deadline::{Deadline, LAST_CALL_SLACK};
 use crate::decision::batches::{Batch, Batches, Entry};
-use crate::decision::contract::{self, EventRecord};
+use crate::decision::contract;
 use crate::decision::plan::PublishFailure;
+use crate::domain::EventRecord;
+use crate::domain::EventUid;
+use crate::domain::RowPosition;
 use crate::error::ProcessError;
 use crate::ledger::state::{Checkpoint, MAX_REFUSED, Progress};
 use crate::ledger::store::HeldItem;
@@ -304,7 +305,7 @@ mod tests {
     use std::cell::{Cell, RefCell};
     use std::time::Duration;
 
-    use crate::attendees::domain::{AttendeeEmail, AttendeeName};
+    use crate::domain::{AttendeeEmail, AttendeeName};
 
     /// A topic that takes `latency` per batch and records what it got and how many batches were
     /// in flight at once; it also checks the crash bound against the ledger's saved prefix.
@@ -385,7 +386,7 @@ mod tests {
             .collect();
         (
             invites,
-            HashMap::from([(uid, EventRecord::from_item(&HashMap::new()))]),
+            HashMap::from([(uid, crate::aws::dynamodb::event_record(&HashMap::new()))]),
         )
     }
 

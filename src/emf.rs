@@ -53,7 +53,7 @@ pub struct RequestMetrics {
     pub rows: u64,
     /// Invites published.
     pub invites_sent: u64,
-    /// Rows not sent, by reason kind (see [`crate::attendees::outcome::Reason::kind`]).
+    /// Rows not sent, by reason kind (see [`crate::domain::Reason::kind`]).
     pub not_sent: Vec<(&'static str, u64)>,
     /// AWS attempts this request made (retries included).
     pub aws_calls: u64,

@@ -17,6 +17,7 @@ pub mod continuation;
 pub mod deadline;
 pub mod decision;
 pub mod delivery;
+pub mod domain;
 pub mod emf;
 pub mod error;
 pub mod handler;

@@ -13,7 +13,6 @@ use lambda_runtime::Context;
 use tracing::{error, info, warn};
 
 use crate::app::App;
-use crate::attendees::domain::SenderEmail;
 use crate::attendees::outcome::FileOutcome;
 use crate::attendees::rows::{self, Attendees, ListRules};
 use crate::attendees::{sheets, workbook};
@@ -23,6 +22,7 @@ use crate::deadline::{Deadline, FALLBACK_BUDGET, LAST_CALL_SLACK};
 use crate::decision::limits::Allowances;
 use crate::decision::plan::{self, Lookups};
 use crate::delivery::Delivery;
+use crate::domain::SenderEmail;
 use crate::emf::{self, RequestMetrics, RequestOutcome};
 use crate::error::{Acknowledged, AwsError, ProcessError};
 use crate::inbound::authenticity;

@@ -5,7 +5,7 @@
 //! - Control characters (CR/LF, ESC, BEL, NUL, …) in a name would reach the invite service
 //!   and the summary as is (`"Ann\r\nBcc: …"`): every run of them, and Unicode line and paragraph
 //!   separators, becomes one space ([`without_controls`]). Uids refuse them outright
-//!   ([`crate::attendees::domain::EventUid`]).
+//!   ([`crate::domain::EventUid`]).
 //! - Formula injection (OWASP "CSV Injection"): a cell of `rejected-rows.csv` starting with `=`,
 //!   `+`, `-`, `@`, tab or CR is a formula to Excel. Such cells are written with a leading `'`
 //!   ([`guard_formula`]), and a cell read back with that guard loses it

@@ -9,7 +9,6 @@
 //! budget reads the clock).
 
 pub mod cells;
-pub mod domain;
 pub mod outcome;
 pub mod records;
 pub mod rows;

@@ -11,10 +11,11 @@ use foldhash::HashMap;
 use hashbrown::hash_table::{Entry, HashTable};
 
 use crate::attendees::cells::{clip, strip_formula_guard, without_controls};
-use crate::attendees::domain::{self, AttendeeEmail, AttendeeName, EventUid, InvalidUid};
-use crate::attendees::outcome::{FileOutcome, OverLimit, Reason, RejectedRow, RowPosition};
+use crate::attendees::outcome::{FileOutcome, OverLimit, RejectedRow};
 use crate::attendees::records::{Record, Records};
 use crate::attendees::typos;
+use crate::domain::{AttendeeEmail, AttendeeName, EventUid, InvalidUid};
+use crate::domain::{Reason, RowPosition};
 
 /// Longest email address, in characters (RFC 5321's path limit less its brackets).
 pub const MAX_EMAIL_CHARS: usize = 254;
@@ -482,7 +483,7 @@ fn check_row(
         InvalidUid::Empty => Reason::MissingField("uid"),
         InvalidUid::TooLong | InvalidUid::ControlCharacter => Reason::InvalidUid,
     })?;
-    if domain::has_non_ascii_local_part(raw_email) {
+    if crate::domain::address::has_non_ascii_local_part(raw_email) {
         return Err(Reason::NonAsciiLocalPart);
     }
     let email = AttendeeEmail::parse(raw_email).map_err(|_| Reason::InvalidEmail)?;

@@ -6,11 +6,12 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use futures::{StreamExt, TryStreamExt, stream};
+use serde_json::{Map, Number, Value};
 
 use super::{MAX_PARTIAL_ATTEMPTS, backoff};
-use crate::attendees::domain::{AttendeeEmail, EventUid, SenderEmail};
-use crate::decision::contract::EventRecord;
+use crate::decision::limits;
 use crate::decision::plan::{LookupKeys, Lookups};
+use crate::domain::{AttendeeEmail, EventInfo, EventRecord, EventUid, SenderEmail};
 use crate::error::AwsError;
 
 /// Keys DynamoDB accepts in one `BatchGetItem`.
@@ -130,7 +131,7 @@ impl Directory {
             .iter()
             .filter_map(|item| {
                 let uid = EventUid::parse(string_attr(item, "pk")?.strip_prefix("event#")?).ok()?;
-                Some((uid, EventRecord::from_item(item)))
+                Some((uid, event_record(item)))
             })
             .collect();
         Ok(Lookups { blocked, events })
@@ -190,5 +191,148 @@ impl Directory {
             "DynamoDB.BatchGetItem",
             format!("keys still unprocessed after {MAX_PARTIAL_ATTEMPTS} attempts"),
         ))
+    }
+}
+
+/// An event item as a request needs it (see [`EventRecord`]).
+pub fn event_record(item: &Item) -> EventRecord {
+    let mailto = item
+        .get("mailto")
+        .and_then(|v| v.as_s().ok())
+        .map(|s| s.trim().to_string());
+    let flat: Map<String, Value> = item
+        .iter()
+        .map(|(name, value)| (name.clone(), flatten(value)))
+        .collect();
+    let json =
+        serde_json::value::to_raw_value(&flat).expect("a map of JSON values always serializes");
+    let text = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let info = EventInfo {
+        title: text("summary"),
+        starts_at: item
+            .get("dtstart")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<f64>().ok())
+            .map(|n| n as i64),
+        timezone: text("timezone")
+            .or_else(|| text("tzid"))
+            .or_else(|| text("tz")),
+    };
+    let invite_limit = item
+        .get("invite_limit")
+        .map(|v| v.as_n().or_else(|_| v.as_s()).map_or("", String::as_str));
+    EventRecord {
+        mailto,
+        json,
+        info,
+        allowance: limits::allowance(invite_limit),
+    }
+}
+
+/// Converts one DynamoDB attribute to plain JSON.
+pub fn flatten(value: &AttributeValue) -> Value {
+    match value {
+        AttributeValue::S(s) => Value::String(s.clone()),
+        AttributeValue::N(n) => json_number(n),
+        AttributeValue::Bool(b) => Value::Bool(*b),
+        AttributeValue::Null(_) => Value::Null,
+        AttributeValue::M(map) => Value::Object(
+            map.iter()
+                .map(|(name, value)| (name.clone(), flatten(value)))
+                .collect(),
+        ),
+        AttributeValue::L(list) => Value::Array(list.iter().map(flatten).collect()),
+        AttributeValue::Ss(set) => Value::Array(set.iter().cloned().map(Value::String).collect()),
+        AttributeValue::Ns(set) => Value::Array(set.iter().map(|n| json_number(n)).collect()),
+        AttributeValue::B(blob) => Value::String(aws_smithy_types::base64::encode(blob.as_ref())),
+        AttributeValue::Bs(set) => Value::Array(
+            set.iter()
+                .map(|blob| Value::String(aws_smithy_types::base64::encode(blob.as_ref())))
+                .collect(),
+        ),
+        _ => Value::Null,
+    }
+}
+
+/// A DynamoDB number as JSON: an integer when integral (as the original's `int()`), else a float.
+fn json_number(text: &str) -> Value {
+    let text = text.trim();
+    if let Ok(i) = text.parse::<i64>() {
+        return Value::Number(i.into());
+    }
+    if let Ok(u) = text.parse::<u64>() {
+        return Value::Number(u.into());
+    }
+    match text.parse::<f64>() {
+        Ok(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::Number((f as i64).into()),
+        Ok(f) => Number::from_f64(f).map_or_else(|| Value::String(text.to_string()), Value::Number),
+        Err(_) => Value::String(text.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn s(v: &str) -> AttributeValue {
+        AttributeValue::S(v.into())
+    }
+    fn n(v: &str) -> AttributeValue {
+        AttributeValue::N(v.into())
+    }
+
+    #[test]
+    fn every_attribute_type_flattens() {
+        let item: HashMap<String, AttributeValue> = [
+            ("s", s("text")),
+            ("int", n("1735732800")),
+            ("neg", n("-3")),
+            ("float", n("1.5")),
+            ("integral_float", n("2.0")),
+            ("flag", AttributeValue::Bool(true)),
+            ("nothing", AttributeValue::Null(true)),
+            ("map", AttributeValue::M([("k".to_string(), n("7"))].into())),
+            ("list", AttributeValue::L(vec![s("a"), n("1")])),
+            ("ss", AttributeValue::Ss(vec!["x".into(), "y".into()])),
+            ("ns", AttributeValue::Ns(vec!["1".into(), "2.5".into()])),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let record = event_record(&item);
+        let got: Value = serde_json::from_str(record.json.get()).unwrap();
+        assert_eq!(
+            got,
+            json!({
+                "s": "text", "int": 1735732800, "neg": -3, "float": 1.5, "integral_float": 2,
+                "flag": true, "nothing": null, "map": {"k": 7}, "list": ["a", 1],
+                "ss": ["x", "y"], "ns": [1, 2.5]
+            })
+        );
+    }
+
+    #[test]
+    fn an_items_summary_info_and_limit_are_read() {
+        let record = event_record(
+            &[
+                ("mailto".to_string(), s(" Org@Example.com ")),
+                ("summary".to_string(), s("Offsite")),
+                ("dtstart".to_string(), n("1735732800.0")),
+                ("tzid".to_string(), s("Europe/Paris")),
+                ("invite_limit".to_string(), n("-2")),
+            ]
+            .into(),
+        );
+        assert!(record.is_owned_by("org@example.com"));
+        assert_eq!(record.info.title.as_deref(), Some("Offsite"));
+        assert_eq!(record.info.starts_at, Some(1735732800));
+        assert_eq!(record.info.timezone.as_deref(), Some("Europe/Paris"));
+        assert_eq!(record.allowance, Some(0));
     }
 }

@@ -15,8 +15,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::backoff;
 
-use crate::attendees::domain::SenderEmail;
 use crate::config::Mailbox;
+use crate::domain::SenderEmail;
 use crate::error::AwsError;
 use crate::report::summary::{self, Summary};
 

@@ -5,16 +5,11 @@
 //! EVENT is the DynamoDB event item flattened to plain JSON. Do not change this shape: another
 //! service parses it.
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::{Map, Number, Value};
 
 use crate::attendees::rows::Candidate;
-use crate::decision::limits;
-use crate::report::tally::EventInfo;
+use crate::domain::EventRecord;
 
 /// `origin` of every bulk invite.
 pub const ORIGIN: &str = "bulk";
@@ -22,109 +17,6 @@ pub const ORIGIN: &str = "bulk";
 pub const PARTSTAT: &str = "noaction";
 /// `prodid` the downstream sender puts in the `.ics`.
 pub const PRODID: &str = "31events//ses";
-
-/// An event item as the function needs it: who owns it, and its JSON for the message.
-#[derive(Debug, Clone)]
-pub struct EventRecord {
-    /// The organizer address stored on the event (`mailto`), if any.
-    pub mailto: Option<String>,
-    /// The whole item flattened to JSON, serialized once and embedded in every message.
-    pub json: Box<RawValue>,
-    /// What the organizer's summary shows of the event.
-    pub info: EventInfo,
-    /// Invites the event allows now (`max(0, invite_limit)`); `None`: the item has no limit.
-    pub allowance: Option<u64>,
-}
-
-impl EventRecord {
-    /// Flattens a DynamoDB item into an event record.
-    pub fn from_item(item: &HashMap<String, AttributeValue>) -> Self {
-        let mailto = item
-            .get("mailto")
-            .and_then(|v| v.as_s().ok())
-            .map(|s| s.trim().to_string());
-        let flat: Map<String, Value> = item
-            .iter()
-            .map(|(name, value)| (name.clone(), flatten(value)))
-            .collect();
-        let json =
-            serde_json::value::to_raw_value(&flat).expect("a map of JSON values always serializes");
-        let text = |name: &str| {
-            item.get(name)
-                .and_then(|v| v.as_s().ok())
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-        };
-        let info = EventInfo {
-            title: text("summary"),
-            starts_at: item
-                .get("dtstart")
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse::<f64>().ok())
-                .map(|n| n as i64),
-            timezone: text("timezone")
-                .or_else(|| text("tzid"))
-                .or_else(|| text("tz")),
-        };
-        let invite_limit = item
-            .get("invite_limit")
-            .map(|v| v.as_n().or_else(|_| v.as_s()).map_or("", String::as_str));
-        Self {
-            mailto,
-            json,
-            info,
-            allowance: limits::allowance(invite_limit),
-        }
-    }
-
-    /// True when the event's `mailto` is this organizer (compared case-insensitively).
-    pub fn is_owned_by(&self, sender: &str) -> bool {
-        self.mailto
-            .as_deref()
-            .is_some_and(|mailto| mailto.eq_ignore_ascii_case(sender))
-    }
-}
-
-/// Converts one DynamoDB attribute to plain JSON.
-pub fn flatten(value: &AttributeValue) -> Value {
-    match value {
-        AttributeValue::S(s) => Value::String(s.clone()),
-        AttributeValue::N(n) => number(n),
-        AttributeValue::Bool(b) => Value::Bool(*b),
-        AttributeValue::Null(_) => Value::Null,
-        AttributeValue::M(map) => Value::Object(
-            map.iter()
-                .map(|(name, value)| (name.clone(), flatten(value)))
-                .collect(),
-        ),
-        AttributeValue::L(list) => Value::Array(list.iter().map(flatten).collect()),
-        AttributeValue::Ss(set) => Value::Array(set.iter().cloned().map(Value::String).collect()),
-        AttributeValue::Ns(set) => Value::Array(set.iter().map(|n| number(n)).collect()),
-        AttributeValue::B(blob) => Value::String(aws_smithy_types::base64::encode(blob.as_ref())),
-        AttributeValue::Bs(set) => Value::Array(
-            set.iter()
-                .map(|blob| Value::String(aws_smithy_types::base64::encode(blob.as_ref())))
-                .collect(),
-        ),
-        _ => Value::Null,
-    }
-}
-
-/// A DynamoDB number as JSON: an integer when integral (as the original's `int()`), else a float.
-fn number(text: &str) -> Value {
-    let text = text.trim();
-    if let Ok(i) = text.parse::<i64>() {
-        return Value::Number(i.into());
-    }
-    if let Ok(u) = text.parse::<u64>() {
-        return Value::Number(u.into());
-    }
-    match text.parse::<f64>() {
-        Ok(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::Number((f as i64).into()),
-        Ok(f) => Number::from_f64(f).map_or_else(|| Value::String(text.to_string()), Value::Number),
-        Err(_) => Value::String(text.to_string()),
-    }
-}
 
 #[derive(Serialize)]
 struct InviteRequest<'a> {
@@ -167,9 +59,10 @@ pub fn invite_message(invite: &Candidate, event: &EventRecord) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attendees::domain::{AttendeeEmail, AttendeeName, EventUid};
-    use crate::attendees::outcome::RowPosition;
-    use serde_json::json;
+    use crate::domain::RowPosition;
+    use crate::domain::{AttendeeEmail, AttendeeName, EventUid};
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use serde_json::{Value, json};
 
     fn s(v: &str) -> AttributeValue {
         AttributeValue::S(v.into())
@@ -179,47 +72,8 @@ mod tests {
     }
 
     #[test]
-    fn every_attribute_type_flattens() {
-        let item: HashMap<String, AttributeValue> = [
-            ("s", s("text")),
-            ("int", n("1735732800")),
-            ("neg", n("-3")),
-            ("float", n("1.5")),
-            ("integral_float", n("2.0")),
-            ("flag", AttributeValue::Bool(true)),
-            ("nothing", AttributeValue::Null(true)),
-            ("map", AttributeValue::M([("k".to_string(), n("7"))].into())),
-            ("list", AttributeValue::L(vec![s("a"), n("1")])),
-            ("ss", AttributeValue::Ss(vec!["x".into(), "y".into()])),
-            ("ns", AttributeValue::Ns(vec!["1".into(), "2.5".into()])),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        let record = EventRecord::from_item(&item);
-        let got: Value = serde_json::from_str(record.json.get()).unwrap();
-        assert_eq!(
-            got,
-            json!({
-                "s": "text", "int": 1735732800, "neg": -3, "float": 1.5, "integral_float": 2,
-                "flag": true, "nothing": null, "map": {"k": 7}, "list": ["a", 1],
-                "ss": ["x", "y"], "ns": [1, 2.5]
-            })
-        );
-    }
-
-    #[test]
-    fn ownership_is_case_insensitive_and_requires_mailto() {
-        let owned = EventRecord::from_item(&[("mailto".to_string(), s("Org@Example.com"))].into());
-        assert!(owned.is_owned_by("org@example.com"));
-        assert!(!owned.is_owned_by("other@example.com"));
-        let orphan = EventRecord::from_item(&HashMap::new());
-        assert!(!orphan.is_owned_by("org@example.com"));
-    }
-
-    #[test]
     fn message_has_the_contract_shape() {
-        let event = EventRecord::from_item(
+        let event = crate::aws::dynamodb::event_record(
             &[
                 ("uid".to_string(), s("ev1")),
                 ("dtstart".to_string(), n("1735732800")),

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::attendees::domain::EventUid;
+use crate::domain::EventUid;
 
 /// How many invites an event item allows now: `max(0, invite_limit)`; `None` when the item has
 /// no `invite_limit` (no limit).

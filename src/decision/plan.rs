@@ -2,11 +2,12 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use crate::attendees::domain::{AttendeeEmail, EventUid, SenderEmail};
-use crate::attendees::outcome::{Reason, RejectedRow};
+use crate::attendees::outcome::RejectedRow;
 use crate::attendees::rows::{Attendees, Candidate};
-use crate::decision::contract::EventRecord;
 use crate::decision::limits::Allowances;
+use crate::domain::EventRecord;
+use crate::domain::Reason;
+use crate::domain::{AttendeeEmail, EventUid, SenderEmail};
 use crate::report::tally::Report;
 
 /// The distinct keys to look up for a set of candidates.
@@ -158,7 +159,9 @@ mod tests {
     use aws_sdk_dynamodb::types::AttributeValue;
 
     fn event(mailto: &str) -> EventRecord {
-        EventRecord::from_item(&[("mailto".to_string(), AttributeValue::S(mailto.into()))].into())
+        crate::aws::dynamodb::event_record(
+            &[("mailto".to_string(), AttributeValue::S(mailto.into()))].into(),
+        )
     }
 
     fn sample() -> (SenderEmail, Attendees, Lookups) {
@@ -244,7 +247,7 @@ mod tests {
     }
 
     fn limited_event(mailto: &str, invite_limit: &str) -> EventRecord {
-        EventRecord::from_item(
+        crate::aws::dynamodb::event_record(
             &[
                 ("mailto".to_string(), AttributeValue::S(mailto.into())),
                 (

@@ -4,8 +4,8 @@ use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{Encoding, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
-use crate::attendees::domain::{InvalidEmail, SenderEmail};
 use crate::attendees::sheets::SheetKind;
+use crate::domain::{InvalidEmail, SenderEmail};
 use crate::inbound::authenticity::{Verdicts, read_verdicts};
 
 /// What the function needs from an inbound email.

@@ -14,8 +14,8 @@
 //! (at most [`MAX_SUMMARY_ATTEMPTS`]). `invite_allowances` is set at most once, by the first delivery whose plan
 //! an event's `invite_limit` bound ([`crate::decision::limits`]).
 
-use crate::attendees::outcome::RowPosition;
 use crate::decision::limits::Allowances;
+use crate::domain::RowPosition;
 use crate::inbound::notification::ObjectRef;
 
 /// Summary sends a request may start, over all its deliveries: SES has no idempotency token,

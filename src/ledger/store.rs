@@ -8,10 +8,10 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::state::{Checkpoint, Claim, LedgerKey, RETENTION_SECONDS};
-use crate::attendees::domain::SenderEmail;
-use crate::attendees::outcome::RowPosition;
 use crate::aws::dynamodb::{Item, item_key, number, number_attr, string_attr};
 use crate::decision::limits::Allowances;
+use crate::domain::RowPosition;
+use crate::domain::SenderEmail;
 use crate::error::{AwsError, ProcessError};
 
 /// Ledger `status` of a request being worked on.

@@ -5,11 +5,11 @@ use std::fmt::Write as _;
 use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address;
 
-use crate::attendees::domain::SenderEmail;
 use crate::attendees::outcome::RejectedRow;
 use crate::attendees::rows::EXPECTED_HEADER;
 use crate::config::Mailbox;
-use crate::report::tally::{EventInfo, Report};
+use crate::domain::{EventInfo, ReasonKind, SenderEmail};
+use crate::report::tally::Report;
 
 /// Subject of every summary, as the original sends it.
 pub const SUBJECT: &str = "calendarsnack.com Bulk Invite Status";
@@ -342,25 +342,24 @@ pub fn for_report(report: &Report) -> Summary {
 
     if !report.rejected.is_empty() {
         // Reasons by how many rows they stopped, most first; then the rows in that order.
-        let mut counts: Vec<(&'static str, &'static str, usize)> = Vec::new();
+        let mut counts: Vec<(ReasonKind, usize)> = Vec::new();
         for row in &report.rejected {
             let kind = row.reason.kind();
-            match counts.iter_mut().find(|(k, _, _)| *k == kind) {
-                Some((_, _, n)) => *n += 1,
-                None => counts.push((kind, row.reason.group_label(), 1)),
+            match counts.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((kind, 1)),
             }
         }
-        counts.sort_by_key(|&(_, _, n)| std::cmp::Reverse(n));
+        counts.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
         blocks.push(Block::Table {
             caption: "Not sent, by reason".into(),
             columns: vec!["Rows", "Reason"],
             rows: counts
                 .iter()
-                .map(|(_, label, n)| vec![n.to_string(), label.to_string()])
+                .map(|(kind, n)| vec![n.to_string(), kind.label().to_string()])
                 .collect(),
         });
-        let group =
-            |row: &&RejectedRow| counts.iter().position(|(k, _, _)| *k == row.reason.kind());
+        let group = |row: &&RejectedRow| counts.iter().position(|(k, _)| *k == row.reason.kind());
         let mut listed: Vec<&RejectedRow> = report.rejected.iter().collect();
         listed.sort_by_key(|row| (group(row), row.row));
         let rows = listed
@@ -537,7 +536,8 @@ pub fn to_mime(summary: &Summary, from: &Mailbox, to: &SenderEmail) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attendees::outcome::{FileOutcome, Reason, RejectedRow, RowPosition};
+    use crate::attendees::outcome::{FileOutcome, RejectedRow};
+    use crate::domain::{Reason, RowPosition};
 
     fn report() -> Report {
         Report::new(

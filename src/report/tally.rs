@@ -2,18 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::attendees::outcome::{FileOutcome, OverLimit, Reason, RejectedRow, RowPosition};
+use crate::domain::EventInfo;
 
-/// What the summary shows of an event next to its uid: its title and when it starts.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EventInfo {
-    /// The event's `summary`.
-    pub title: Option<String>,
-    /// `dtstart`, epoch seconds.
-    pub starts_at: Option<i64>,
-    /// The event's IANA time zone (`timezone`, `tzid` or `tz`), if the item has one.
-    pub timezone: Option<String>,
-}
+use crate::attendees::outcome::{FileOutcome, OverLimit, RejectedRow};
+use crate::domain::{Reason, RowPosition};
 
 /// Per-uid counts of one request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -99,7 +91,7 @@ impl Report {
     pub fn not_sent_by_kind(&self) -> Vec<(&'static str, u64)> {
         let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
         for row in &self.rejected {
-            *counts.entry(row.reason.kind()).or_default() += 1;
+            *counts.entry(row.reason.kind().code()).or_default() += 1;
         }
         if self.over_limit.rows > 0 {
             counts.insert("over_limit", self.over_limit.rows);

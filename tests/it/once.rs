@@ -118,7 +118,7 @@ async fn a_copy_on_its_last_receive_waits_for_the_holder_instead_of_dead_letteri
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let organizer = bulk_invites::attendees::domain::SenderEmail::parse(&f.sender).unwrap();
+    let organizer = bulk_invites::domain::SenderEmail::parse(&f.sender).unwrap();
     let claim = f
         .app
         .ledger
@@ -157,7 +157,7 @@ async fn a_continuation_whose_email_was_deleted_dead_letters_with_the_last_word(
         key: key.clone(),
         etag: Some("0123456789abcdef".into()),
     });
-    let organizer = bulk_invites::attendees::domain::SenderEmail::parse(&f.sender).unwrap();
+    let organizer = bulk_invites::domain::SenderEmail::parse(&f.sender).unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -1,8 +1,8 @@
 //! Property tests: arbitrary input never panics and always ends in a classified result.
 
-use bulk_invites::attendees::domain::AttendeeEmail;
 use bulk_invites::attendees::records::Records;
 use bulk_invites::attendees::rows::{self as attendees, CsvError};
+use bulk_invites::domain::AttendeeEmail;
 use bulk_invites::inbound::auth_results;
 use bulk_invites::inbound::{email as inbound, notification};
 use proptest::prelude::*;

@@ -1,16 +1,6 @@
-//! Value types that can only hold valid, normalized values ("parse, don't validate").
-//!
-//! Once a string has become an [`AttendeeEmail`], [`SenderEmail`] or [`EventUid`], the rest of
-//! the code never re-checks it and cannot pass one where another is expected.
+//! Organizer and attendee addresses: trimmed, lowercased, and only plain deliverable ones.
 
 use std::fmt;
-use std::sync::Arc;
-
-/// Longest uid accepted; DynamoDB partition keys are capped at 2048 bytes and `event#` is added.
-const MAX_UID_LEN: usize = 1024;
-
-/// Name used when the CSV leaves the attendee's name empty, as the original does.
-pub const DEFAULT_NAME: &str = "customer";
 
 /// Why a string is not a usable email address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -128,33 +118,12 @@ fn is_plain_address(address: &[u8]) -> bool {
 }
 
 /// Lowercases, with a fast path for the ASCII text nearly every CSV holds.
-fn lowercase(text: &str) -> String {
+pub(super) fn lowercase(text: &str) -> String {
     if text.is_ascii() {
         text.to_ascii_lowercase()
     } else {
         text.to_lowercase()
     }
-}
-
-macro_rules! string_newtype {
-    ($name:ident) => {
-        impl $name {
-            /// The normalized value.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-        impl AsRef<str> for $name {
-            fn as_ref(&self) -> &str {
-                &self.0
-            }
-        }
-    };
 }
 
 /// The organizer who sent the bulk request: the `From:` address, trimmed and lowercased.
@@ -209,64 +178,6 @@ impl AttendeeEmail {
         let (unicode, result) = idna::domain_to_unicode(self.domain());
         result.ok()?;
         Some(format!("{}@{unicode}", self.local_part()))
-    }
-}
-
-/// Why a string is not a usable event uid.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InvalidUid {
-    /// Nothing left after trimming.
-    #[error("uid is empty")]
-    Empty,
-    /// Longer than a DynamoDB key allows.
-    #[error("uid is longer than {MAX_UID_LEN} characters")]
-    TooLong,
-    /// Contains a control character, which no real uid has.
-    #[error("uid contains a control character")]
-    ControlCharacter,
-}
-
-/// An event uid, trimmed and lowercased, as stored in `event#<uid>` keys.
-///
-/// Shared (`Arc`) because a request has many rows and few events: rows of one event hold one
-/// copy of its uid.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EventUid(Arc<str>);
-string_newtype!(EventUid);
-
-impl EventUid {
-    /// Parses and normalizes a uid.
-    pub fn parse(raw: &str) -> Result<Self, InvalidUid> {
-        let uid = lowercase(raw.trim());
-        if uid.is_empty() {
-            Err(InvalidUid::Empty)
-        } else if uid.len() > MAX_UID_LEN {
-            Err(InvalidUid::TooLong)
-        } else if uid.chars().any(char::is_control) {
-            Err(InvalidUid::ControlCharacter)
-        } else {
-            Ok(Self(uid.into()))
-        }
-    }
-}
-
-/// An attendee's display name: trimmed, and `customer` when empty.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct AttendeeName(String);
-string_newtype!(AttendeeName);
-
-impl AttendeeName {
-    /// Normalizes a name; never fails, because an empty name has a default. Control characters
-    /// (and line separators) become spaces ([`crate::attendees::cells::without_controls`]): a name reaches
-    /// the invite service and the summary, neither of which may see a line break from it.
-    pub fn parse(raw: &str) -> Self {
-        let cleaned = crate::attendees::cells::without_controls(raw);
-        let name = cleaned.trim();
-        if name.is_empty() {
-            Self(DEFAULT_NAME.to_string())
-        } else {
-            Self(name.to_string())
-        }
     }
 }
 
@@ -371,20 +282,6 @@ mod tests {
         assert!(SenderEmail::parse("org@localhost").is_err());
     }
 
-    #[test]
-    fn uid_is_trimmed_lowercased_and_non_empty() {
-        assert_eq!(EventUid::parse(" AbC-123 ").unwrap().as_str(), "abc-123");
-        assert_eq!(EventUid::parse("  "), Err(InvalidUid::Empty));
-        assert_eq!(
-            EventUid::parse("a\u{0}b"),
-            Err(InvalidUid::ControlCharacter)
-        );
-        assert_eq!(
-            EventUid::parse(&"x".repeat(MAX_UID_LEN + 1)),
-            Err(InvalidUid::TooLong)
-        );
-    }
-
     use proptest::prop_oneof;
 
     proptest::proptest! {
@@ -404,13 +301,6 @@ mod tests {
         #[test]
         fn parsing_never_panics(raw in "\\PC{0,80}") {
             let _ = AttendeeEmail::parse(&raw);
-            let _ = EventUid::parse(&raw);
         }
-    }
-
-    #[test]
-    fn empty_name_becomes_customer() {
-        assert_eq!(AttendeeName::parse("  ").as_str(), "customer");
-        assert_eq!(AttendeeName::parse(" Smith, Jane ").as_str(), "Smith, Jane");
     }
 }
