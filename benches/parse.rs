@@ -1,5 +1,12 @@
-//! CPU-only: a stored email with a base64 CSV attachment through to validated rows
-//! (MIME parsing, transfer decoding, CSV reading, row rules). No I/O.
+//! CPU-only: a stored email with a base64 CSV attachment through to validated rows (MIME
+//! parsing, transfer decoding, the list reader, row rules), and an `.xlsx` workbook through the
+//! same list reader (its guards, the sheet, the row rules). No I/O.
+
+use std::time::{Duration, Instant};
+
+use bulk_invites::attendees::lists::{self, ListSource};
+use bulk_invites::attendees::rows::ListRules;
+use bulk_invites::attendees::sheets::SheetKind;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -37,11 +44,36 @@ fn request(target_bytes: usize) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A workbook of `rows` attendees, written by a real xlsx writer.
+fn workbook(rows: u32) -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (column, header) in ["uid", "email", "name"].iter().enumerate() {
+        sheet.write_string(0, column as u16, *header).unwrap();
+    }
+    for i in 1..=rows {
+        sheet.write_string(i, 0, "team-offsite-2026").unwrap();
+        sheet
+            .write_string(i, 1, format!("Attendee.{i}@Example.com"))
+            .unwrap();
+        sheet
+            .write_string(i, 2, format!("Attendee {i}, Example"))
+            .unwrap();
+    }
+    book.save_to_buffer().unwrap()
+}
+
+/// Every list of `sources` through the list reader, as a request reads them.
+fn read(sources: Vec<ListSource>) -> usize {
+    let until = Instant::now() + Duration::from_secs(30);
+    let lists =
+        lists::read(sources, &ListRules::with_max_rows(usize::MAX), until).expect("a usable list");
+    lists.rows.candidates.len()
+}
+
 fn parse(raw: &[u8]) -> usize {
     let email = bulk_invites::inbound::email::parse(raw).expect("an email");
-    let csv = email.csvs.first().expect("a CSV");
-    let rows = bulk_invites::attendees::rows::parse(&csv.text, usize::MAX).expect("a valid header");
-    rows.candidates.len()
+    read(email.lists)
 }
 
 fn bench(c: &mut Criterion) {
@@ -53,6 +85,23 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(raw.len() as u64));
         group.bench_with_input(BenchmarkId::from_parameter(label), &raw, |b, raw| {
             b.iter(|| parse(raw))
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("workbook_to_rows");
+    group.sample_size(10);
+    for rows in [10_000, 100_000] {
+        let bytes = workbook(rows);
+        let source = || ListSource::Sheet {
+            name: Some("guests.xlsx".into()),
+            kind: SheetKind::Xlsx,
+            bytes: bytes.clone(),
+        };
+        assert_eq!(read(vec![source()]), rows as usize);
+        group.throughput(Throughput::Elements(u64::from(rows)));
+        group.bench_with_input(BenchmarkId::from_parameter(rows), &rows, |b, _| {
+            b.iter(|| read(vec![source()]))
         });
     }
     group.finish();

@@ -8,6 +8,8 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::error::ProcessError;
+
 /// When the invocation must be done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadline(SystemTime);
@@ -67,6 +69,18 @@ impl Deadline {
         self.0
             .duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO)
+    }
+
+    /// Runs one call of a request with the time the invocation has left, keeping
+    /// [`LAST_CALL_SLACK`] for the answer to Lambda; running out is a deadline stop.
+    pub async fn bounded<T, E: Into<ProcessError>>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, ProcessError> {
+        match self.within(LAST_CALL_SLACK, work).await {
+            Some(result) => result.map_err(Into::into),
+            None => Err(ProcessError::DeadlineReached { progressed: false }),
+        }
     }
 
     /// Runs `work` until it is done or until only `keep` is left before the deadline, whichever

@@ -6,10 +6,10 @@
 //! grown by `checkpoint_every` batches, the ledger records the first row not yet known to be
 //! published, so a delivery that dies resumes there: at most
 //! `(checkpoint_every + 2 x MAX_IN_FLIGHT) x 10` invites can be sent twice. No batch starts when
-//! the deadline is near (`margin`); the ones in flight get until half the margin is left, then
-//! are abandoned (not counted as finished, so they are resent at worst), progress is saved, and
+//! the deadline is near (`margin`, [`TimeBudget::publishing_must_stop`]); the ones in flight get
+//! until half the margin is left ([`TimeBudget::publish_cutoff_keeps`]), then are abandoned (not counted as finished, so they are resent at worst), progress is saved, and
 //! the handler continues the request in a new message or hands it back to SQS. No call outlives
-//! the invocation: every wait is bounded by the time left (see [`Deadline::within`]).
+//! the invocation: every wait is bounded by the time left (see [`crate::deadline::Deadline::within`]).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -20,8 +20,7 @@ use tracing::warn;
 
 use crate::attendees::rows::Candidate;
 use crate::aws::sns::Topic;
-use crate::config::Limits;
-use crate::deadline::{Deadline, LAST_CALL_SLACK};
+use crate::deadline::{LAST_CALL_SLACK, TimeBudget};
 use crate::decision::batches::{Batch, Batches, Entry};
 use crate::decision::contract;
 use crate::decision::plan::PublishFailure;
@@ -29,8 +28,8 @@ use crate::domain::EventRecord;
 use crate::domain::EventUid;
 use crate::domain::RowPosition;
 use crate::error::ProcessError;
+use crate::ledger::lease::Lease;
 use crate::ledger::state::{Checkpoint, MAX_REFUSED, Progress};
-use crate::ledger::store::HeldItem;
 
 /// Sends one `PublishBatch` worth of invites; entries SNS refused come back as failures.
 pub trait PublishBatches {
@@ -53,11 +52,9 @@ impl PublishBatches for Topic {
     }
 }
 
-impl SaveCheckpoints for HeldItem<'_> {
+impl SaveCheckpoints for Lease<'_> {
     async fn save(&self, checkpoint: Checkpoint) -> Result<(), ProcessError> {
-        self.store
-            .save_checkpoint(self.key, self.holder, &checkpoint)
-            .await
+        Lease::save(self, &checkpoint).await
     }
 }
 
@@ -68,12 +65,12 @@ pub struct Delivery<'a, P, C> {
     pub topic: &'a P,
     /// Where progress is saved.
     pub ledger: &'a C,
-    /// Deadline margin and checkpoint interval.
-    pub limits: &'a Limits,
+    /// Batches between checkpoints (`CHECKPOINT_EVERY`).
+    pub checkpoint_every: usize,
     /// Concurrent `PublishBatch` calls.
     pub max_in_flight: usize,
-    /// The invocation's deadline.
-    pub deadline: Deadline,
+    /// When batches stop starting, and when the ones in flight are abandoned.
+    pub time: TimeBudget,
 }
 
 type Saving<'f> = std::pin::Pin<Box<dyn Future<Output = Result<(), ProcessError>> + 'f>>;
@@ -124,14 +121,15 @@ impl<P: PublishBatches, C: SaveCheckpoints> Delivery<'_, P, C> {
         let mut saved_prefix = 0;
         let mut stop: Option<ProcessError> = None;
         let window = 2 * self.max_in_flight;
-        let every = self.limits.checkpoint_every;
+        let every = self.checkpoint_every;
         // Batches still in flight when half the margin is left are abandoned: not finished, so
         // the checkpoint stays before them and they are sent again later at worst.
         let cutoff = tokio::time::Instant::now()
             + self
+                .time
                 .deadline
                 .remaining()
-                .saturating_sub(self.limits.deadline_margin / 2);
+                .saturating_sub(self.time.publish_cutoff_keeps());
 
         loop {
             while stop.is_none()
@@ -140,7 +138,7 @@ impl<P: PublishBatches, C: SaveCheckpoints> Delivery<'_, P, C> {
                 && progress.ahead_of_prefix() < window
                 && progress.started() < saved_prefix + every + window
             {
-                if self.deadline.is_near(self.limits.deadline_margin) {
+                if self.time.publishing_must_stop() {
                     stop = Some(ProcessError::DeadlineReached { progressed: false });
                     break;
                 }
@@ -204,7 +202,7 @@ impl<P: PublishBatches, C: SaveCheckpoints> Delivery<'_, P, C> {
         // once could land in either order and move it backwards.
         // Its outcome does not matter: the save below supersedes it.
         if let Some((_, pending)) = saving.take() {
-            let _ = self.deadline.within(LAST_CALL_SLACK, pending).await;
+            let _ = self.time.deadline.within(LAST_CALL_SLACK, pending).await;
         }
         if let Some(mut err) = stop {
             match self
@@ -252,7 +250,8 @@ impl<P: PublishBatches, C: SaveCheckpoints> Delivery<'_, P, C> {
     /// Saves progress after the loop. This is one of the last calls, so it only gets the time
     /// left; running out of it is a failure like any other (the last checkpoint stands).
     async fn save_in_time(&self, checkpoint: Checkpoint) -> Result<(), ProcessError> {
-        self.deadline
+        self.time
+            .deadline
             .within(LAST_CALL_SLACK, self.ledger.save(checkpoint))
             .await
             .unwrap_or(Err(ProcessError::DeadlineReached { progressed: false }))
@@ -390,23 +389,6 @@ mod tests {
         )
     }
 
-    fn limits(checkpoint_every: usize) -> Limits {
-        let mut limits = crate::config::Config::from_lookup(|name| {
-            [
-                ("THIRTYONE_TABLE", "t"),
-                ("NEW_EVENT_INVITE", "arn:aws:sns:us-west-2:1:t"),
-                ("SYSTEM_EMAIL", "n@calendarsnack.com"),
-            ]
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
-        })
-        .unwrap()
-        .limits;
-        limits.checkpoint_every = checkpoint_every;
-        limits
-    }
-
     /// Publishes 400 invites (40 batches) with `checkpoint_ms` per checkpoint; returns the
     /// virtual time taken, the topic and the ledger's checkpoints.
     async fn run(checkpoint_ms: u64) -> (Duration, Vec<usize>, usize, Vec<Checkpoint>) {
@@ -433,13 +415,15 @@ mod tests {
             most_in_flight: Cell::new(0),
             refuse_all,
         };
-        let limits = limits(every);
         let delivery = Delivery {
             topic: &topic,
             ledger: &ledger,
-            limits: &limits,
+            checkpoint_every: every,
             max_in_flight: in_flight,
-            deadline: Deadline::after(Duration::from_secs(24 * 3600)),
+            time: TimeBudget::new(
+                crate::deadline::Deadline::after(Duration::from_secs(24 * 3600)),
+                Duration::from_secs(20),
+            ),
         };
         let started = tokio::time::Instant::now();
         let failures = delivery

@@ -18,6 +18,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use crate::emf::RequestOutcome;
 use crate::inbound::email::EmailError;
 
 /// What an AWS error says about the world, from its code and HTTP status.
@@ -273,6 +274,16 @@ pub enum Acknowledged {
     BadRequest,
 }
 
+/// How a failure ends, for its log line and its metric alike: the handler logs at `level`, the
+/// request counts `outcome`. One decision both read, so they cannot disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ending {
+    /// The log line's level: `error` when an operator must act.
+    pub level: tracing::Level,
+    /// The request's `Outcome` dimension.
+    pub outcome: RequestOutcome,
+}
+
 /// What happens to the SQS record after a [`ProcessError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fate {
@@ -307,6 +318,18 @@ impl ProcessError {
             | ProcessError::Aws(_) => Some(Acknowledged::NotARequest),
             _ => Some(Acknowledged::BadRequest),
         }
+    }
+
+    /// How this failure ends, to the log and to the metrics.
+    pub fn ending(&self) -> Ending {
+        use tracing::Level;
+        let (level, outcome) = match self.acknowledged_as() {
+            None if self.needs_operator() => (Level::ERROR, RequestOutcome::Failed),
+            None => (Level::WARN, RequestOutcome::Failed),
+            Some(Acknowledged::NotARequest) => (Level::INFO, RequestOutcome::NotARequest),
+            Some(Acknowledged::BadRequest) => (Level::WARN, RequestOutcome::Refused),
+        };
+        Ending { level, outcome }
     }
 
     /// True when SQS should deliver the message again.
@@ -487,6 +510,32 @@ mod tests {
             Some(Acknowledged::BadRequest)
         );
         assert_eq!(ProcessError::HeldElsewhere.acknowledged_as(), None);
+        let ending = |level, outcome| Ending { level, outcome };
+        use tracing::Level;
+        assert_eq!(
+            gone.ending(),
+            ending(Level::INFO, RequestOutcome::NotARequest)
+        );
+        assert_eq!(
+            ProcessError::Email(EmailError::NoSender).ending(),
+            ending(Level::WARN, RequestOutcome::Refused)
+        );
+        assert_eq!(
+            ProcessError::HeldElsewhere.ending(),
+            ending(Level::WARN, RequestOutcome::Failed)
+        );
+        let denied = ProcessError::Aws(AwsError {
+            operation: "SNS.PublishBatch",
+            code: Some("AuthorizationError".into()),
+            status: Some(403),
+            class: ErrorClass::Environment,
+            message: String::new(),
+            source: None,
+        });
+        assert_eq!(
+            denied.ending(),
+            ending(Level::ERROR, RequestOutcome::Failed)
+        );
     }
 
     #[test]

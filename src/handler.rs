@@ -9,12 +9,12 @@
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{Instrument, Level, error, info, info_span, warn};
 
 use crate::app::App;
 use crate::continuation::Attempt;
 use crate::emf::{self, RequestMetrics, RequestOutcome};
-use crate::error::{Acknowledged, AwsError, ProcessError};
+use crate::error::{AwsError, ProcessError};
 use crate::inbound::notification::{self, Notification};
 use crate::request::{self, Invocation};
 
@@ -118,7 +118,8 @@ async fn handle_record(
     }
 }
 
-/// Logs a failure that sends the record back to SQS: at `error` when an operator must act.
+/// Logs a failure that sends the record back to SQS, at its [`ProcessError::ending`]'s level
+/// (`error` when an operator must act).
 fn log_returned(err: &ProcessError) {
     let aws = err.aws();
     let (service, operation, code) = (
@@ -126,20 +127,18 @@ fn log_returned(err: &ProcessError) {
         aws.map(|e| e.operation),
         aws.and_then(|e| e.code.as_deref()),
     );
-    if err.needs_operator() {
+    if err.ending().level == Level::ERROR {
         error!(error = %err, service, operation, code, "environment failure; message returned to the queue (dead-letter queue after its last receive)");
     } else {
         warn!(error = %err, service, operation, code, "passing failure; message returned to the queue");
     }
 }
 
-/// Logs a failure that ends with the record acknowledged, at the level its class deserves.
+/// Logs a failure that ends with the record acknowledged, at its [`ProcessError::ending`]'s
+/// level: the same decision as the request's metric outcome.
 fn log_acknowledged(err: &ProcessError) {
-    match err.acknowledged_as() {
-        None => {}
-        Some(Acknowledged::NotARequest) => info!(error = %err, "not a request: acknowledged"),
-        Some(Acknowledged::BadRequest) => {
-            warn!(error = %err, "bad request: acknowledged, email left in S3")
-        }
+    match err.ending().outcome {
+        RequestOutcome::NotARequest => info!(error = %err, "not a request: acknowledged"),
+        _ => warn!(error = %err, "bad request: acknowledged, email left in S3"),
     }
 }

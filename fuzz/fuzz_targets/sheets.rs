@@ -1,5 +1,6 @@
-//! Any spreadsheet attachment: reading it never panics, never hangs past its time budget, and
-//! stays within its memory budget (libFuzzer's RSS limit stops a run that does not).
+//! Any spreadsheet attachment, read by the list reader as a request reads it: reading never
+//! panics, never hangs past its time budget, stays within its memory budget (libFuzzer's RSS
+//! limit stops a run that does not), and every row read ends in exactly one outcome.
 //!
 //! The first byte picks the form: odd, the rest is the attachment's bytes as sent (anything,
 //! an OLE header, a truncated zip); even, the rest is split at 0xFF bytes into the files of a
@@ -10,8 +11,9 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use bulk_invites::attendees::sheets::{self, SheetKind};
-use bulk_invites::attendees::workbook::Budget;
+use bulk_invites::attendees::lists::{self, ListSource};
+use bulk_invites::attendees::rows::ListRules;
+use bulk_invites::attendees::sheets::SheetKind;
 use libfuzzer_sys::fuzz_target;
 
 const FILES: [&str; 6] = [
@@ -45,8 +47,24 @@ fuzz_target!(|input: &[u8]| {
     };
     let kind = if form & 2 == 0 { SheetKind::Xlsx } else { SheetKind::Ods };
     let started = Instant::now();
-    let mut budget = Budget::new(started + Duration::from_secs(2));
-    let _ = sheets::read(&bytes, "fuzz.xlsx", kind, &mut budget);
+    let sheet = ListSource::Sheet {
+        name: Some("fuzz.xlsx".into()),
+        kind,
+        bytes,
+    };
+    let rules = ListRules::with_max_rows(1_000);
+    if let Ok(read) = lists::read(vec![sheet], &rules, started + Duration::from_secs(2)) {
+        let mut seen = std::collections::HashSet::new();
+        let rows = &read.rows;
+        for row in rows
+            .candidates
+            .iter()
+            .map(|c| c.row)
+            .chain(rows.rejected.iter().map(|r| r.row))
+        {
+            assert!(seen.insert(row), "row {row:?} has two outcomes");
+        }
+    }
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "read ran {:?} past a 2 s budget",

@@ -9,6 +9,7 @@
 //! budget reads the clock).
 
 pub mod cells;
+pub mod lists;
 pub mod outcome;
 pub mod records;
 pub mod rows;

@@ -142,9 +142,10 @@ fn column_name(header: &str) -> String {
 }
 
 /// The delimiter of `line` when it is a list's header (it names a `uid` and an `email` column,
-/// as [`parse`] reads headers); `None` for any other line.
-pub fn names_list_columns(line: &str) -> Option<u8> {
-    let delimiter = detect_delimiter(line);
+/// as the row rules read headers); `None` for any other line. `known` is the delimiter when the
+/// source already knows it (a spreadsheet's cells); else it is guessed from the line.
+pub fn names_list_columns(line: &str, known: Option<u8>) -> Option<u8> {
+    let delimiter = known.unwrap_or_else(|| detect_delimiter(line));
     let names: Vec<String> = line.split(delimiter as char).map(column_name).collect();
     let has = |wanted: &str| names.iter().any(|name| name == wanted);
     (has("uid") && has("email")).then_some(delimiter)
@@ -217,33 +218,25 @@ impl ListRules {
     }
 }
 
-/// Reads the CSV text and applies the row rules (all of them): required fields, valid email
-/// and uid, and one invite per `(uid, email)` pair. Data rows after the first `max_rows` are
-/// reported as over the limit without being checked.
-pub fn parse(text: &str, max_rows: usize) -> Result<Attendees, CsvError> {
-    let mut attendees = parse_file(text, 0, &ListRules::with_max_rows(max_rows))?;
-    drop_duplicates(&mut attendees);
-    Ok(attendees)
-}
-
-/// Reads every CSV file of a request: rows of file `k` are at `RowPosition { file: k, .. }`,
-/// `max_rows` counts across the files, and a `(uid, email)` pair is sent once across them.
-/// A file that cannot be used is reported in its [`FileOutcome`]; the others still count.
+/// Reads every list of a request as text (name, and delimiter when the source knows it): rows
+/// of list `k` are at `RowPosition { file: k, .. }`, `max_rows` counts across the lists, and a
+/// `(uid, email)` pair is sent once across them. A list that cannot be used is reported in its
+/// [`FileOutcome`]; the others still count. [`crate::attendees::lists::read`] is the way in.
 pub fn parse_files<'a>(
-    files: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    files: impl IntoIterator<Item = (&'a str, Option<&'a str>, Option<u8>)>,
     rules: &ListRules,
 ) -> (Attendees, Vec<FileOutcome>) {
     let max_rows = rules.max_rows;
     let mut all = Attendees::default();
     let mut outcomes = Vec::new();
     let mut rows_read = 0;
-    for (index, (text, name)) in files.into_iter().enumerate() {
+    for (index, (text, name, delimiter)) in files.into_iter().enumerate() {
         let name = name.map_or_else(|| format!("attachment {}", index + 1), str::to_string);
         let left = ListRules {
             max_rows: max_rows.saturating_sub(rows_read),
             ..*rules
         };
-        match parse_file(text, index, &left) {
+        match parse_file(text, delimiter, index, &left) {
             Ok(file) => {
                 let rows =
                     file.candidates.len() + file.rejected.len() + file.over_limit.rows as usize;
@@ -278,9 +271,15 @@ pub fn parse_files<'a>(
     (all, outcomes)
 }
 
-fn parse_file(text: &str, file_index: usize, rules: &ListRules) -> Result<Attendees, CsvError> {
+fn parse_file(
+    text: &str,
+    delimiter: Option<u8>,
+    file_index: usize,
+    rules: &ListRules,
+) -> Result<Attendees, CsvError> {
     let max_rows = rules.max_rows;
-    let mut records = Records::new(text, detect_delimiter(text));
+    let delimiter = delimiter.unwrap_or_else(|| detect_delimiter(text));
+    let mut records = Records::new(text, delimiter);
     let columns = match records.next_record() {
         Some((_, header)) if !header.fits() => return Err(CsvError::HeaderTooLong),
         Some((_, header)) if !header.is_blank() => Columns::find(&header)?,
@@ -536,7 +535,14 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Attendees, CsvError> {
-        super::parse(text, usize::MAX)
+        parse_limited(text, usize::MAX)
+    }
+
+    /// One CSV file with every rule on, at most `max_rows` rows.
+    fn parse_limited(text: &str, max_rows: usize) -> Result<Attendees, CsvError> {
+        let mut attendees = parse_file(text, None, 0, &ListRules::with_max_rows(max_rows))?;
+        drop_duplicates(&mut attendees);
+        Ok(attendees)
     }
 
     #[test]
@@ -603,7 +609,7 @@ mod tests {
             max_rows: usize::MAX,
             typo_check: false,
         };
-        let (got, _) = parse_files([(text, None)], &off);
+        let (got, _) = parse_files([(text, None, None)], &off);
         assert_eq!(got.candidates.len(), 4);
         assert!(got.rejected.is_empty());
     }
@@ -615,9 +621,14 @@ mod tests {
                 (
                     "uid,email\nev1,a@example.com\nev1,b@example.com\n",
                     Some("one.csv"),
+                    None,
                 ),
-                ("name,address\nX,x@example.com\n", Some("broken.csv")),
-                ("email;uid\nb@example.com;ev1\nc@example.com;ev1\n", None),
+                ("name,address\nX,x@example.com\n", Some("broken.csv"), None),
+                (
+                    "email;uid\nb@example.com;ev1\nc@example.com;ev1\n",
+                    None,
+                    None,
+                ),
             ],
             &ListRules::with_max_rows(usize::MAX),
         );
@@ -669,7 +680,7 @@ mod tests {
 
     #[test]
     fn rows_over_the_limit_are_counted_not_kept() {
-        let got = super::parse(
+        let got = parse_limited(
             "uid,email
 ev1,a@example.com
 ev1,b@example.com

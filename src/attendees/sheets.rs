@@ -131,7 +131,7 @@ pub fn read(
             let header = text
                 .lines()
                 .find(|line| !line.trim_matches([',', ' ']).is_empty());
-            header.is_some_and(|line| rows::names_list_columns(line).is_some())
+            header.is_some_and(|line| rows::names_list_columns(line, Some(DELIMITER)).is_some())
         })
         .map(|(sheet, text)| SheetList {
             name: format!("{file_name}, sheet \"{sheet}\""),
@@ -256,6 +256,9 @@ impl<'b> ListText<'b> {
     }
 }
 
+/// The delimiter of a sheet's list text: the reader is told it, never guesses it.
+pub const DELIMITER: u8 = b',';
+
 /// Appends one cell, quoted when it holds a comma or a quote; line breaks become spaces.
 fn push_cell(out: &mut String, value: &str) {
     let value = value.replace(['\r', '\n'], " ");
@@ -313,7 +316,7 @@ fn date_text(dt: &calamine::ExcelDateTime) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::time::{Duration, Instant};
 
@@ -439,7 +442,7 @@ mod tests {
 
     /// A one-sheet workbook as minimal exporters write it: inline strings, no shared strings
     /// table, no `r` positions on rows and cells.
-    fn minimal_xlsx(rows: &[&[&str]]) -> Vec<u8> {
+    pub(crate) fn minimal_xlsx(rows: &[&[&str]]) -> Vec<u8> {
         let main = "xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"";
         let rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
         let cell = |t: &str| match t.parse::<i64>() {

@@ -1,13 +1,17 @@
-//! Deciding who gets an invite, from the rows and what DynamoDB said about them.
+//! Deciding who gets an invite, from the rows and what DynamoDB said about them, and the report
+//! of the decision once publishing is done.
+//!
+//! Invariant (privacy): a request sees only the organizer's own events. Ownership is decided
+//! once, in [`decide`]: a row for another organizer's event is `not your event`, and the plan
+//! keeps only the organizer's own events for the summary, so another organizer's title never
+//! reaches it.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use crate::attendees::outcome::RejectedRow;
+use crate::attendees::outcome::{FileOutcome, OverLimit, RejectedRow};
 use crate::attendees::rows::{Attendees, Candidate};
 use crate::decision::limits::Allowances;
-use crate::domain::EventRecord;
-use crate::domain::Reason;
-use crate::domain::{AttendeeEmail, EventUid, SenderEmail};
+use crate::domain::{AttendeeEmail, EventInfo, EventRecord, EventUid, Reason, SenderEmail};
 use crate::report::tally::Report;
 
 /// The distinct keys to look up for a set of candidates.
@@ -41,6 +45,10 @@ pub struct Plan {
     /// The event allowances that bound this plan: what a later delivery of the request must
     /// decide with (the ledger keeps them).
     pub allowances: Allowances,
+    /// Rows past `MAX_ROWS`, counted and not read.
+    pub over_limit: OverLimit,
+    /// The organizer's own events among those looked up, as the summary shows them, by uid.
+    pub events: BTreeMap<String, EventInfo>,
 }
 
 /// An invite SNS did not accept, by its index in [`Plan::invites`].
@@ -53,8 +61,14 @@ pub struct PublishFailure {
 }
 
 impl Plan {
-    /// Folds the publish failures into the final report: every row counted once.
-    pub fn into_report(self, failures: &[PublishFailure]) -> Report {
+    /// The request's whole report: the publish failures folded in (every row counted once),
+    /// the lists the summary names, the rows over the limit, and the organizer's own events.
+    pub fn into_report(
+        self,
+        failures: &[PublishFailure],
+        lists: Vec<FileOutcome>,
+        preview: bool,
+    ) -> Report {
         let failed: HashMap<usize, &str> = failures
             .iter()
             .map(|f| (f.index, f.code.as_str()))
@@ -69,7 +83,12 @@ impl Plan {
                 None => sent.push(invite.uid.as_str()),
             }
         }
-        Report::new(sent, rejected)
+        let mut report = Report::new(sent, rejected);
+        report.files = lists;
+        report.over_limit = self.over_limit;
+        report.preview = preview;
+        report.events = self.events;
+        report
     }
 }
 
@@ -102,10 +121,18 @@ pub fn decide(
     lookups: &Lookups,
     frozen: Option<&Allowances>,
 ) -> Plan {
+    let owned = |event: &EventRecord| event.is_owned_by(sender.as_str());
     let mut plan = Plan {
         invites: Vec::with_capacity(attendees.candidates.len()),
         rejected: attendees.rejected,
         allowances: Allowances::default(),
+        over_limit: attendees.over_limit,
+        events: lookups
+            .events
+            .iter()
+            .filter(|(_, event)| owned(event))
+            .map(|(uid, event)| (uid.to_string(), event.info.clone()))
+            .collect(),
     };
     let allowance_of = |uid: &EventUid, event: &EventRecord| match frozen {
         Some(frozen) => frozen.get(uid),
@@ -116,7 +143,7 @@ pub fn decide(
     for candidate in attendees.candidates {
         let verdict = match lookups.events.get_key_value(&candidate.uid) {
             None => Err(Reason::UnknownEvent),
-            Some((_, event)) if !event.is_owned_by(sender.as_str()) => Err(Reason::NotYourEvent),
+            Some((_, event)) if !owned(event) => Err(Reason::NotYourEvent),
             Some(_) if lookups.blocked.contains(&candidate.email) => Err(Reason::Blocked),
             Some((uid, event)) => match allowance_of(uid, event) {
                 Some(allowed) => {
@@ -155,8 +182,18 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attendees::rows as attendees;
+    use crate::attendees::lists::{self, ListSource, NoList};
+    use crate::attendees::rows::ListRules;
     use aws_sdk_dynamodb::types::AttributeValue;
+
+    fn read_csv(text: &str, max_rows: usize) -> Result<Attendees, NoList> {
+        let csv = ListSource::Csv {
+            name: None,
+            text: text.into(),
+        };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        Ok(lists::read(vec![csv], &ListRules::with_max_rows(max_rows), until)?.rows)
+    }
 
     fn event(mailto: &str) -> EventRecord {
         crate::aws::dynamodb::event_record(
@@ -166,7 +203,7 @@ mod tests {
 
     fn sample() -> (SenderEmail, Attendees, Lookups) {
         let sender = SenderEmail::parse("org@example.com").unwrap();
-        let rows = attendees::parse(
+        let rows = read_csv(
             "uid,email,name\n\
              mine,ann@example.com,Ann\n\
              mine,blocker@example.com,B\n\
@@ -202,13 +239,33 @@ mod tests {
 
     #[test]
     fn block_lookups_also_ask_for_the_forms_a_row_wrote() {
-        let rows = attendees::parse(
+        let rows = read_csv(
             "uid,email\nev,Ann@Example.com\nev,bo@xn--mnchen-3ya.de\nev,cy@example.com\n",
             usize::MAX,
         )
         .unwrap();
         let keys = lookup_keys(&rows.candidates);
         assert_eq!(keys.other_forms, ["Ann@Example.com", "bo@münchen.de"]);
+    }
+
+    #[test]
+    fn the_report_shows_only_the_organizers_own_events() {
+        let (sender, rows, lookups) = sample();
+        assert!(
+            lookups.events.len() >= 2,
+            "another organizer's event is looked up too"
+        );
+        let plan = decide(&sender, rows, &lookups, None);
+        let named = vec![FileOutcome {
+            name: "a.csv".into(),
+            rows: 4,
+            error: None,
+        }];
+        let report = plan.into_report(&[], named.clone(), true);
+        let uids: Vec<&str> = report.events.keys().map(String::as_str).collect();
+        assert_eq!(uids, ["mine"]);
+        assert!(report.preview);
+        assert_eq!(report.files, named);
     }
 
     #[test]
@@ -233,10 +290,14 @@ mod tests {
         let (sender, rows, mut lookups) = sample();
         lookups.blocked.clear();
         let plan = decide(&sender, rows, &lookups, None);
-        let report = plan.into_report(&[PublishFailure {
-            index: 1,
-            code: "InvalidParameter".into(),
-        }]);
+        let report = plan.into_report(
+            &[PublishFailure {
+                index: 1,
+                code: "InvalidParameter".into(),
+            }],
+            Vec::new(),
+            false,
+        );
         assert_eq!(report.sent(), 1);
         assert_eq!(report.not_sent(), 4);
         let failed = report.rejected.iter().find(|r| r.row.line == 3).unwrap();
@@ -262,7 +323,7 @@ mod tests {
     /// Five rows for `limited`, one for `open`, interleaved; a blocked row before the limit.
     fn quota_sample(limit: &str) -> (SenderEmail, Attendees, Lookups) {
         let sender = SenderEmail::parse("org@example.com").unwrap();
-        let rows = attendees::parse(
+        let rows = read_csv(
             "uid,email\n\
              limited,blocker@example.com\n\
              limited,a@example.com\n\

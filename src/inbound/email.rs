@@ -1,9 +1,10 @@
-//! Reading the stored email: who sent it and the CSV it carries.
+//! Reading the stored email: who sent it, what SES said of it, and the lists it carries.
 
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{Encoding, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
+use crate::attendees::lists::ListSource;
 use crate::attendees::sheets::SheetKind;
 use crate::domain::{InvalidEmail, SenderEmail};
 use crate::inbound::authenticity::{Verdicts, read_verdicts};
@@ -15,38 +16,17 @@ pub struct InboundEmail {
     pub sender: SenderEmail,
     /// SES's spam, virus, SPF, DKIM and DMARC verdicts, from SES's own header block.
     pub verdicts: Verdicts,
-    /// When the email has no CSV, the attachments it has instead, as `name (type)`, for a
-    /// summary that says what was there; empty when a CSV was found.
-    pub attachments: Vec<String>,
-    /// Every CSV file, in order (whatever the client labelled it, also inside a forwarded
-    /// message); when there is none, a list pasted into the body, named "the message body".
-    pub csvs: Vec<CsvAttachment>,
-    /// Every spreadsheet attached (`.xlsx`, `.ods`; `.xls` and `.xlsb` to be refused), in
-    /// order, undecoded: [`crate::attendees::sheets`] reads them.
-    pub spreadsheets: Vec<SpreadsheetAttachment>,
+    /// When the email has no list, the attachments it has instead, as `name (type)`, for a
+    /// help email that says what was there; empty when a list was found.
+    pub other_attachments: Vec<String>,
+    /// Every list, for [`crate::attendees::lists::read`]: each CSV file in order (whatever the
+    /// client labelled it, also inside a forwarded message), then each spreadsheet (`.xlsx`,
+    /// `.ods`; `.xls` and `.xlsb` to be refused) undecoded; when there is neither, a list
+    /// pasted into the body.
+    pub lists: Vec<ListSource>,
     /// The subject asks for a preview (`preview` or `dry run`, as words, any case): check
     /// everything, send nothing, reply with what would be sent.
     pub preview: bool,
-}
-
-/// A CSV file found in the email, transfer-decoded to text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CsvAttachment {
-    /// The file name the client gave it, if any.
-    pub file_name: Option<String>,
-    /// The file's text.
-    pub text: String,
-}
-
-/// A spreadsheet found in the email, transfer-decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpreadsheetAttachment {
-    /// The file name the client gave it, if any.
-    pub file_name: Option<String>,
-    /// Its format.
-    pub kind: SheetKind,
-    /// The file.
-    pub bytes: Vec<u8>,
 }
 
 /// Why the object is not an email the function can act on. Always permanent.
@@ -77,37 +57,31 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, EmailError> {
     let attachments = describe_attachments(&message);
     let preview = message.subject().is_some_and(asks_for_preview);
     let mut message = message;
-    let mut csvs = Vec::new();
+    let mut lists = Vec::new();
     let mut spreadsheets = Vec::new();
-    collect_lists(&mut message, &mut csvs, &mut spreadsheets);
-    let found_files = !(csvs.is_empty() && spreadsheets.is_empty());
-    let body = if !found_files {
-        message.body_text(0)
-    } else {
-        None
-    };
-    if let Some(list) = body.as_deref().and_then(list_in_text) {
-        csvs.push(CsvAttachment {
-            file_name: Some(MESSAGE_BODY.to_string()),
+    collect_lists(&mut message, &mut lists, &mut spreadsheets);
+    lists.append(&mut spreadsheets);
+    if lists.is_empty()
+        && let Some(body) = message.body_text(0)
+        && let Some((list, delimiter)) = list_in_text(&body)
+    {
+        lists.push(ListSource::Body {
             text: list.to_string(),
+            delimiter,
         });
     }
     Ok(InboundEmail {
         preview,
         sender,
         verdicts,
-        attachments: if csvs.is_empty() && spreadsheets.is_empty() {
+        other_attachments: if lists.is_empty() {
             attachments
         } else {
             Vec::new()
         },
-        csvs,
-        spreadsheets,
+        lists,
     })
 }
-
-/// How the summary names a list pasted into the body.
-pub const MESSAGE_BODY: &str = "the message body";
 
 /// True when a subject asks for a preview: the word `preview`, or the words `dry run`
 /// (`dry-run`, `Dry Run`), in any case. `previewed` or `dryrun` do not count.
@@ -125,8 +99,9 @@ pub fn asks_for_preview(subject: &str) -> bool {
 
 /// A list pasted into a message body: from the first line that names a `uid` and an `email`
 /// column (comma, semicolon or tab separated) to the last line before one with no separator
-/// (a greeting or a signature ends it). `None` when no line is such a header.
-pub fn list_in_text(text: &str) -> Option<&str> {
+/// (a greeting or a signature ends it), with the delimiter its header was found with. `None`
+/// when no line is such a header.
+pub fn list_in_text(text: &str) -> Option<(&str, u8)> {
     let mut offset = 0;
     let mut start = None;
     let mut end = text.len();
@@ -135,7 +110,7 @@ pub fn list_in_text(text: &str) -> Option<&str> {
         let content = line.trim();
         match start {
             None => {
-                if let Some(found) = crate::attendees::rows::names_list_columns(content) {
+                if let Some(found) = crate::attendees::rows::names_list_columns(content, None) {
                     start = Some(offset);
                     delimiter = found;
                 }
@@ -148,7 +123,7 @@ pub fn list_in_text(text: &str) -> Option<&str> {
         }
         offset += line.len();
     }
-    start.map(|start| &text[start..end])
+    start.map(|start| (&text[start..end], delimiter))
 }
 
 /// The organizer: the first address of `From:`.
@@ -213,8 +188,8 @@ fn spreadsheet_kind(part: &MessagePart<'_>) -> Option<SheetKind> {
 /// then held once as raw bytes and once as text, never more.
 fn collect_lists(
     message: &mut Message<'_>,
-    csvs: &mut Vec<CsvAttachment>,
-    spreadsheets: &mut Vec<SpreadsheetAttachment>,
+    csvs: &mut Vec<ListSource>,
+    spreadsheets: &mut Vec<ListSource>,
 ) {
     for index in 0..message.parts.len() {
         let part = &message.parts[index];
@@ -230,8 +205,8 @@ fn collect_lists(
         let part = &message.parts[index];
         match (body, sheet) {
             (PartType::Message(mut inner), _) => collect_lists(&mut inner, csvs, spreadsheets),
-            (body, Some(kind)) => spreadsheets.push(SpreadsheetAttachment {
-                file_name: part.attachment_name().map(str::to_string),
+            (body, Some(kind)) => spreadsheets.push(ListSource::Sheet {
+                name: part.attachment_name().map(str::to_string),
                 kind,
                 bytes: match body {
                     PartType::Binary(bytes) | PartType::InlineBinary(bytes) => bytes.into_owned(),
@@ -263,8 +238,8 @@ fn describe_attachments(message: &Message<'_>) -> Vec<String> {
         .collect()
 }
 
-fn take_csv(part: &MessagePart<'_>, body: PartType<'_>, raw_message: &[u8]) -> CsvAttachment {
-    let file_name = part.attachment_name().map(str::to_string);
+fn take_csv(part: &MessagePart<'_>, body: PartType<'_>, raw_message: &[u8]) -> ListSource {
+    let name = part.attachment_name().map(str::to_string);
     let declared_charset = part
         .content_type()
         .is_some_and(|ct| ct.attribute("charset").is_some());
@@ -292,7 +267,7 @@ fn take_csv(part: &MessagePart<'_>, body: PartType<'_>, raw_message: &[u8]) -> C
         }
         PartType::Message(_) | PartType::Multipart(_) => String::new(),
     };
-    CsvAttachment { file_name, text }
+    ListSource::Csv { name, text }
 }
 
 fn strip_bom(mut text: String) -> String {
@@ -324,6 +299,30 @@ pub fn decode_csv_bytes(bytes: Vec<u8>) -> String {
 mod tests {
     use super::*;
 
+    impl InboundEmail {
+        /// The CSV files' texts, in order.
+        fn csvs(&self) -> Vec<String> {
+            self.lists
+                .iter()
+                .filter_map(|list| match list {
+                    ListSource::Csv { text, .. } => Some(text.clone()),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        /// The spreadsheets' kinds and bytes, in order.
+        fn sheets(&self) -> Vec<(SheetKind, Vec<u8>)> {
+            self.lists
+                .iter()
+                .filter_map(|list| match list {
+                    ListSource::Sheet { kind, bytes, .. } => Some((*kind, bytes.clone())),
+                    _ => None,
+                })
+                .collect()
+        }
+    }
+
     #[test]
     fn preview_is_asked_by_a_word_in_the_subject() {
         for subject in [
@@ -346,10 +345,13 @@ mod tests {
                     Thanks!\n-- \nJane\n";
         assert_eq!(
             list_in_text(body),
-            Some("uid,email,name\r\nev1,ann@example.com,Ann\r\n\r\nev1,bob@example.com,Bob\r\n")
+            Some((
+                "uid,email,name\r\nev1,ann@example.com,Ann\r\n\r\nev1,bob@example.com,Bob\r\n",
+                b','
+            ))
         );
         let semicolons = "Email; UID\nann@example.com; ev1\n";
-        assert_eq!(list_in_text(semicolons), Some(semicolons));
+        assert_eq!(list_in_text(semicolons), Some((semicolons, b';')));
         assert_eq!(list_in_text("Hi, see you at the uid event by email"), None);
         assert_eq!(list_in_text(""), None);
     }
@@ -376,15 +378,19 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
     fn sender_is_lowercased_and_csv_is_decoded() {
         let email = parse(CSV_EMAIL.as_bytes()).unwrap();
         assert_eq!(email.sender.as_str(), "org@example.com");
-        let csv = email.csvs.into_iter().next().unwrap();
-        assert_eq!(csv.file_name.as_deref(), Some("list.csv"));
-        assert_eq!(csv.text, "uid,email,name\r\nev1,a@example.com,Ann\r\n");
+        assert_eq!(
+            email.lists,
+            [ListSource::Csv {
+                name: Some("list.csv".into()),
+                text: "uid,email,name\r\nev1,a@example.com,Ann\r\n".into(),
+            }]
+        );
     }
 
     #[test]
     fn email_without_csv_has_none() {
         let raw = "From: org@example.com\r\nSubject: hi\r\n\r\nno attachment\r\n";
-        assert_eq!(parse(raw.as_bytes()).unwrap().csvs, vec![]);
+        assert!(parse(raw.as_bytes()).unwrap().csvs().is_empty());
     }
 
     #[test]
@@ -431,7 +437,7 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
             ))
             .unwrap();
             assert_eq!(
-                email.csvs.first().map(|c| c.text.as_str()),
+                email.csvs().first().map(String::as_str),
                 Some("uid,email\r\nev1,a@example.com\r\n"),
                 "{headers}"
             );
@@ -442,9 +448,9 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
     fn excel_workbooks_and_other_files_are_not_csv() {
         let pdf = "Content-Type: application/pdf; name=\"agenda.pdf\"\r\nContent-Transfer-Encoding: base64";
         let email = parse(&email_with_part(pdf, &base64(b"x"))).unwrap();
-        assert_eq!(email.csvs, vec![]);
-        assert_eq!(email.spreadsheets, vec![]);
-        assert_eq!(email.attachments, ["agenda.pdf (application/pdf)"]);
+        assert!(email.csvs().is_empty());
+        assert!(email.sheets().is_empty());
+        assert_eq!(email.other_attachments, ["agenda.pdf (application/pdf)"]);
 
         for (headers, kind) in [
             (
@@ -461,10 +467,10 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
             ),
         ] {
             let email = parse(&email_with_part(headers, &base64(b"PK"))).unwrap();
-            assert_eq!(email.csvs, vec![], "{headers}");
-            let kinds: Vec<SheetKind> = email.spreadsheets.iter().map(|s| s.kind).collect();
+            assert!(email.csvs().is_empty(), "{headers}");
+            let kinds: Vec<SheetKind> = email.sheets().iter().map(|(kind, _)| *kind).collect();
             assert_eq!(kinds, [kind], "{headers}");
-            assert_eq!(email.spreadsheets[0].bytes, b"PK");
+            assert_eq!(email.sheets()[0].1, b"PK");
         }
     }
 
@@ -474,7 +480,7 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
                     --b\r\nContent-Type: message/rfc822\r\n\r\nFrom: x@example.com\r\nSubject: fwd\r\n\r\nno list here\r\n\
                     --b\r\nContent-Type: text/csv\r\n\r\nuid,email\r\nev1,a@example.com\r\n--b--\r\n";
         assert_eq!(
-            parse(raw).unwrap().csvs.remove(0).text,
+            parse(raw).unwrap().csvs().remove(0),
             "uid,email\r\nev1,a@example.com"
         );
     }
@@ -485,17 +491,15 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
         let headers = "Content-Type: application/vnd.ms-excel; name=\"a.csv\"\r\nContent-Transfer-Encoding: base64";
         let text = parse(&email_with_part(headers, &base64(cp1252)))
             .unwrap()
-            .csvs
-            .remove(0)
-            .text;
+            .csvs()
+            .remove(0);
         assert!(text.ends_with("Zoë Müller\r\n"), "{text}");
 
         let headers = "Content-Type: text/csv\r\nContent-Transfer-Encoding: base64";
         let text = parse(&email_with_part(headers, &base64(cp1252)))
             .unwrap()
-            .csvs
-            .remove(0)
-            .text;
+            .csvs()
+            .remove(0);
         assert!(
             text.ends_with("Zoë Müller\r\n"),
             "text/csv without charset: {text}"
@@ -508,9 +512,8 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
         let headers = "Content-Type: application/octet-stream; name=\"u.csv\"\r\nContent-Transfer-Encoding: base64";
         let text = parse(&email_with_part(headers, &base64(&utf16)))
             .unwrap()
-            .csvs
-            .remove(0)
-            .text;
+            .csvs()
+            .remove(0);
         assert_eq!(text, "uid,email\r\nev1,é@example.com\r\n");
     }
 
@@ -529,10 +532,7 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
             "org@example.com",
             "the forwarder is the sender"
         );
-        assert_eq!(
-            email.csvs.into_iter().next().unwrap().text,
-            "uid,email\r\nev1,a@example.com"
-        );
+        assert_eq!(email.csvs().remove(0), "uid,email\r\nev1,a@example.com");
     }
 
     #[test]
@@ -541,6 +541,6 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
             "\u{FEFF}From: org@example.com\r\nContent-Type: text/csv\r\n\r\n\u{FEFF}uid,email\r\n";
         let email = parse(raw.as_bytes()).unwrap();
         assert_eq!(email.sender.as_str(), "org@example.com");
-        assert_eq!(email.csvs.into_iter().next().unwrap().text, "uid,email\r\n");
+        assert_eq!(email.csvs().remove(0), "uid,email\r\n");
     }
 }

@@ -105,17 +105,6 @@ impl Checkpoint {
     }
 }
 
-/// What taking the ledger found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// This invocation holds the request; resume from the checkpoint.
-    Acquired(Checkpoint),
-    /// The request was completed earlier: do nothing.
-    AlreadyCompleted,
-    /// Another invocation holds a live lease: hand the message back to SQS.
-    HeldElsewhere,
-}
-
 /// Tracks batches finishing out of order and says how far the prefix of finished rows reaches.
 ///
 /// Batches are started in plan (row) order; `next_row` is the first row of the earliest batch

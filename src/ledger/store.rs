@@ -7,8 +7,10 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::state::{Checkpoint, Claim, LedgerKey, RETENTION_SECONDS};
+use super::lease::{Claim, Lease};
+use super::state::{Checkpoint, LedgerKey, RETENTION_SECONDS};
 use crate::aws::dynamodb::{Item, item_key, number, number_attr, string_attr};
+use crate::deadline::Deadline;
 use crate::decision::limits::Allowances;
 use crate::domain::RowPosition;
 use crate::domain::SenderEmail;
@@ -53,16 +55,18 @@ impl LedgerStore {
         Self { client, table }
     }
 
-    /// Takes the ledger item of a request for `holder` until `lease_until_ms` (epoch ms), unless it
-    /// is completed or another holder's lease is still running.
+    /// Takes the ledger item of a request for `holder` until `deadline` (the lease runs out
+    /// then), unless it is completed or another holder's lease is still running. The request's
+    /// code takes it through [`Lease::take`]; the ledger's own tests call this directly.
     pub async fn claim(
         &self,
         key: &LedgerKey,
         holder: &str,
         sender: &SenderEmail,
         now_ms: i64,
-        lease_until_ms: i64,
-    ) -> Result<Claim, AwsError> {
+        deadline: Deadline,
+    ) -> Result<Claim<'_>, AwsError> {
+        let lease_until_ms = deadline.epoch_ms();
         let result = self
             .client
             .update_item()
@@ -96,21 +100,27 @@ impl LedgerStore {
                 let failed = string_attr(&item, "failed")
                     .map(Checkpoint::parse_failed)
                     .unwrap_or_default();
-                Ok(Claim::Acquired(Checkpoint {
-                    next_row,
-                    failed,
-                    sent_so_far: number_attr(&item, "sent_so_far"),
-                    invites_done: item
-                        .get("invites_done")
-                        .and_then(|v| v.as_bool().ok())
-                        .copied()
-                        .unwrap_or(false),
-                    summary_attempts: number_attr(&item, "summary_attempts"),
-                    stopped_at: item
-                        .contains_key("stopped_at")
-                        .then(|| RowPosition::from_ledger(number_attr(&item, "stopped_at"))),
-                    allowances: string_attr(&item, ALLOWANCES).and_then(Allowances::from_ledger),
-                }))
+                let summary_attempts = number_attr(&item, "summary_attempts");
+                let lease = Lease::new(self, key.clone(), holder, deadline, summary_attempts);
+                Ok(Claim::Acquired(
+                    lease,
+                    Checkpoint {
+                        next_row,
+                        failed,
+                        sent_so_far: number_attr(&item, "sent_so_far"),
+                        invites_done: item
+                            .get("invites_done")
+                            .and_then(|v| v.as_bool().ok())
+                            .copied()
+                            .unwrap_or(false),
+                        summary_attempts,
+                        stopped_at: item
+                            .contains_key("stopped_at")
+                            .then(|| RowPosition::from_ledger(number_attr(&item, "stopped_at"))),
+                        allowances: string_attr(&item, ALLOWANCES)
+                            .and_then(Allowances::from_ledger),
+                    },
+                ))
             }
             Err(err) if condition_failed(&err) => {
                 let item = self
@@ -134,7 +144,7 @@ impl LedgerStore {
     }
 
     /// Records progress, if `holder` still holds the request (else: held elsewhere now).
-    pub async fn save_checkpoint(
+    pub(super) async fn save_checkpoint(
         &self,
         key: &LedgerKey,
         holder: &str,
@@ -167,7 +177,7 @@ impl LedgerStore {
 
     /// Counts one more start of the summary's send, before it starts: a send whose answer is
     /// lost counts too, since SES may have taken it.
-    pub async fn count_summary_attempt(
+    pub(super) async fn count_summary_attempt(
         &self,
         key: &LedgerKey,
         holder: &str,
@@ -189,7 +199,7 @@ impl LedgerStore {
     /// Keeps the event allowances that bound the request's first decision, so every later
     /// delivery decides with them; the first value written stays. Nothing is written when
     /// they are too large for the item ([`crate::decision::limits::MAX_FROZEN_BYTES`]).
-    pub async fn freeze_allowances(
+    pub(super) async fn freeze_allowances(
         &self,
         key: &LedgerKey,
         holder: &str,
@@ -214,7 +224,7 @@ impl LedgerStore {
     }
 
     /// Gives up the lease after a failure, so the redelivery need not wait for it to run out.
-    pub async fn release(&self, key: &LedgerKey, holder: &str) -> Result<(), AwsError> {
+    pub(super) async fn release(&self, key: &LedgerKey, holder: &str) -> Result<(), AwsError> {
         let result = self
             .client
             .update_item()
@@ -274,7 +284,7 @@ impl LedgerStore {
     }
 
     /// Marks the request completed, with its totals, so redeliveries do nothing.
-    pub async fn complete(
+    pub(super) async fn complete(
         &self,
         key: &LedgerKey,
         holder: &str,
@@ -308,17 +318,4 @@ pub struct LastWord {
     pub sent_so_far: u64,
     /// The organizer, as the claim recorded them (absent on items written before it did).
     pub sender: Option<SenderEmail>,
-}
-
-/// One request's ledger item, held by one invocation: where the publish loop saves progress.
-#[derive(Debug, Clone, Copy)]
-pub struct HeldItem<'a> {
-    /// The ledger.
-    pub store: &'a LedgerStore,
-    /// This request's ledger item.
-    pub key: &'a LedgerKey,
-    /// This invocation's ledger holder id.
-    pub holder: &'a str,
-    /// Summary sends earlier deliveries started, as the claim found them.
-    pub summary_attempts: u64,
 }

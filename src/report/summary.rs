@@ -474,21 +474,23 @@ fn format_help(problem: &str) -> Summary {
     ])
 }
 
-/// Summary for an email that carries no CSV attachment, naming what it did carry.
-pub fn for_missing_csv(found: &[String]) -> Summary {
+/// The help for an email that carries no list (no CSV or spreadsheet attached, none pasted),
+/// naming what it did carry.
+pub fn for_missing_list(found: &[String]) -> Summary {
     if found.is_empty() {
-        format_help("the email has no CSV attachment")
+        format_help(NO_LIST)
     } else {
-        format_help(&format!(
-            "the email has no CSV attachment, only {}",
-            found.join(", ")
-        ))
+        format_help(&format!("{NO_LIST}, only {}", found.join(", ")))
     }
 }
 
-/// Summary for CSV files none of which can be used, with the (first) problem in words.
-pub fn for_csv_problem(problem: &str) -> Summary {
-    format_help(problem)
+/// What the help says of an email with no list.
+const NO_LIST: &str =
+    "the email has no attendee list (no CSV or spreadsheet attached, none pasted in the message)";
+
+/// The help for lists none of which can be used, each named with its problem.
+pub fn for_unusable_lists(problems: &str) -> Summary {
+    format_help(problems)
 }
 
 /// The last word when a request ends in the dead-letter queue: it could not be finished, how
@@ -667,7 +669,11 @@ mod tests {
                 timezone: None,
             },
         );
-        for summary in [for_report(&report), for_missing_csv(&[]), for_unfinished(2)] {
+        for summary in [
+            for_report(&report),
+            for_missing_list(&[]),
+            for_unfinished(2),
+        ] {
             let html = summary.html();
             assert!(html.contains("name=\"viewport\" content=\"width=device-width"));
             assert!(html.contains("max-width:600px"));
@@ -728,7 +734,11 @@ mod tests {
                 error: Some("the CSV header has no uid column".into()),
             },
         ];
-        for summary in [for_report(&report), for_missing_csv(&[]), for_unfinished(3)] {
+        for summary in [
+            for_report(&report),
+            for_missing_list(&[]),
+            for_unfinished(3),
+        ] {
             let (text, html) = (summary.text(), summary.html());
             let mut said = 0;
             for block in &summary.blocks {
@@ -828,7 +838,7 @@ mod tests {
 
     #[test]
     fn help_shows_the_expected_format() {
-        let summary = for_csv_problem(
+        let summary = for_unusable_lists(
             &crate::attendees::rows::CsvError::MissingColumns(vec!["uid"]).to_string(),
         );
         assert!(summary.text().contains("the CSV header has no uid column"));
@@ -838,15 +848,15 @@ mod tests {
                 .contains("uid,email,name\nyour-event-uid,jane@example.com,Jane Doe")
         );
         assert!(
-            for_missing_csv(&[])
+            for_missing_list(&[])
                 .html()
-                .contains("has no CSV attachment")
+                .contains("has no attendee list (no CSV or spreadsheet attached")
         );
-        let found = for_missing_csv(&["agenda.pdf (application/pdf)".into()]);
+        let found = for_missing_list(&["agenda.pdf (application/pdf)".into()]);
         assert!(
             found
                 .text()
-                .contains("has no CSV attachment, only agenda.pdf (application/pdf)")
+                .contains("none pasted in the message), only agenda.pdf (application/pdf)")
         );
     }
 

@@ -8,8 +8,10 @@ use std::time::Duration;
 use crate::common::faults::{AfterAccept, FaultyClient, PublishFaults};
 use crate::common::queue::{Queue, Run};
 use crate::common::*;
+use bulk_invites::deadline::Deadline;
 use bulk_invites::inbound::notification::ObjectRef;
-use bulk_invites::ledger::state::{Claim, LedgerKey};
+use bulk_invites::ledger::lease::Claim;
+use bulk_invites::ledger::state::LedgerKey;
 
 #[tokio::test]
 async fn a_completed_request_redelivered_with_bucket_and_key_only_does_nothing() {
@@ -114,23 +116,29 @@ async fn a_copy_on_its_last_receive_waits_for_the_holder_instead_of_dead_letteri
         etag,
     });
     // Another invocation holds the request for half a minute, and finishes after a second.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = std::time::SystemTime::now();
     let organizer = bulk_invites::domain::SenderEmail::parse(&f.sender).unwrap();
-    let claim = f
-        .app
-        .ledger
-        .claim(&ledger, "other", &organizer, now, now + 30_000)
-        .await;
-    assert!(matches!(claim, Ok(Claim::Acquired(_))), "{claim:?}");
     let store = f.app.ledger.clone();
-    let finished = ledger.clone();
+    let (held, claimed) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
+        let until = Deadline::at(now + Duration::from_secs(30));
+        let now_ms = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let claim = store
+            .claim(&ledger, "other", &organizer, now_ms, until)
+            .await;
+        let Ok(Claim::Acquired(lease, _)) = claim else {
+            panic!("{claim:?}")
+        };
+        held.send(()).unwrap();
         tokio::time::sleep(Duration::from_secs(1)).await;
-        store.complete(&finished, "other", 1, 0).await.unwrap();
+        lease.complete(1, 0).await.unwrap();
     });
+    claimed
+        .await
+        .expect("the other invocation holds the request");
     let mut event = sqs_event(&[s3_event(&f.bucket, &encode_key(&key))]);
     event.records[0]
         .attributes
@@ -158,16 +166,18 @@ async fn a_continuation_whose_email_was_deleted_dead_letters_with_the_last_word(
         etag: Some("0123456789abcdef".into()),
     });
     let organizer = bulk_invites::domain::SenderEmail::parse(&f.sender).unwrap();
-    let now = std::time::SystemTime::now()
+    let earlier = std::time::SystemTime::now() - Duration::from_secs(10);
+    let earlier_ms = earlier
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
+    let lease_ran_out = Deadline::at(earlier + Duration::from_secs(5));
     let claim = f
         .app
         .ledger
-        .claim(&ledger, "earlier", &organizer, now - 10_000, now - 5_000)
+        .claim(&ledger, "earlier", &organizer, earlier_ms, lease_ran_out)
         .await;
-    assert!(matches!(claim, Ok(Claim::Acquired(_))), "{claim:?}");
+    assert!(matches!(claim, Ok(Claim::Acquired(..))), "{claim:?}");
     let continuation = |receive: &str| {
         let mut event = sqs_event(&[sns_wrapped(&s3_event(&f.bucket, &encode_key(&key)))]);
         let record = &mut event.records[0];

@@ -387,7 +387,7 @@ async fn email_without_csv_gets_the_expected_format() {
     assert_eq!(emails.len(), 1);
     let (text, html) = bodies(&emails[0]);
     assert!(
-        text.contains("could not be processed: the email has no CSV attachment"),
+        text.contains("could not be processed: the email has no attendee list"),
         "{text}"
     );
     assert!(
@@ -612,7 +612,15 @@ async fn long_rejection_lists_come_back_as_an_attached_csv() {
         assert_eq!(row.iter().collect::<Vec<_>>(), expected, "row {i}");
     }
     // The file is a valid request as it stands: fixed and sent back, it would be read as such.
-    let again = bulk_invites::attendees::rows::parse(&text, usize::MAX).expect("a usable CSV");
+    let csv = bulk_invites::attendees::lists::ListSource::Csv {
+        name: Some("rejected-rows.csv".into()),
+        text: text.clone(),
+    };
+    let rules = bulk_invites::attendees::rows::ListRules::with_max_rows(usize::MAX);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let again = bulk_invites::attendees::lists::read(vec![csv], &rules, until)
+        .expect("a usable CSV")
+        .rows;
     assert_eq!(
         again.rejected.len(),
         40,

@@ -1,7 +1,8 @@
 //! Property tests: arbitrary input never panics and always ends in a classified result.
 
+use bulk_invites::attendees::lists::{self, ListSource, NoList};
 use bulk_invites::attendees::records::Records;
-use bulk_invites::attendees::rows::{self as attendees, CsvError};
+use bulk_invites::attendees::rows::ListRules;
 use bulk_invites::domain::AttendeeEmail;
 use bulk_invites::inbound::auth_results;
 use bulk_invites::inbound::{email as inbound, notification};
@@ -25,9 +26,21 @@ fn email_around(csv: &str) -> Vec<u8> {
 }
 
 fn check_rows(text: &str) {
-    match attendees::parse(text, 50) {
-        Err(CsvError::Empty | CsvError::MissingColumns(_) | CsvError::HeaderTooLong) => {}
-        Ok(rows) => {
+    let csv = ListSource::Csv {
+        name: None,
+        text: text.to_string(),
+    };
+    check_lists(vec![csv]);
+}
+
+/// Every list of a request through the list reader: no list, or every row with one outcome.
+fn check_lists(sources: Vec<ListSource>) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    match lists::read(sources, &ListRules::with_max_rows(50), until) {
+        Err(NoList::NoneFound | NoList::NoneUsable(_)) => {}
+        Err(NoList::OutOfTime) => panic!("a small list read out of time"),
+        Ok(lists) => {
+            let rows = lists.rows;
             let mut seen = std::collections::HashSet::new();
             for candidate in &rows.candidates {
                 assert_eq!(
@@ -63,10 +76,8 @@ proptest! {
 
     #[test]
     fn any_bytes_as_an_email_never_panic(raw in any::<Vec<u8>>()) {
-        if let Ok(email) = inbound::parse(&raw)
-            && let Some(csv) = email.csvs.first()
-        {
-            check_rows(&csv.text);
+        if let Ok(email) = inbound::parse(&raw) {
+            check_lists(email.lists);
         }
     }
 
@@ -124,8 +135,10 @@ proptest! {
     #[test]
     fn csv_survives_the_trip_through_an_email(text in csv_text()) {
         let email = inbound::parse(&email_around(&text)).expect("a well-formed email");
-        let csv = email.csvs.first().expect("the attachment is found");
-        prop_assert_eq!(csv.text.as_str(), text.strip_prefix('\u{FEFF}').unwrap_or(&text));
-        check_rows(&csv.text);
+        let Some(ListSource::Csv { text: found, .. }) = email.lists.first() else {
+            panic!("the attachment is found: {:?}", email.lists);
+        };
+        prop_assert_eq!(found.as_str(), text.strip_prefix('\u{FEFF}').unwrap_or(&text));
+        check_lists(email.lists);
     }
 }

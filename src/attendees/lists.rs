@@ -1,0 +1,284 @@
+//! One way from any list an email carries to rows: the list reader.
+//!
+//! The email yields [`ListSource`]s (a CSV file's text, a list pasted in the body, a
+//! spreadsheet's bytes and kind); [`read`] turns all of a request's sources into one set of rows.
+//! It owns what is shared across them: one spreadsheet budget of bytes and time for the request
+//! (many small attachments must not multiply it), the delimiter (a spreadsheet's and a pasted
+//! list's are known, so only a CSV file's is guessed), the row limit and the one invite per
+//! `(uid, email)` across lists, and which lists the summary names. "No list" is a value
+//! ([`NoList`]) the request turns into the help email.
+//!
+//! Invariants: lists are numbered in one order, CSV files and the body first, then each
+//! spreadsheet's sheets, each in the order attached; a row's [`crate::domain::RowPosition`]
+//! names its list by that number. Reading is CPU work with no I/O; the only clock it reads is
+//! the spreadsheet budget's deadline.
+
+use std::time::Instant;
+
+use super::outcome::FileOutcome;
+use super::rows::{self, Attendees, ListRules};
+use super::sheets::{self, SheetError, SheetKind};
+use super::workbook::Budget;
+
+/// How the summary names a list pasted into the body.
+pub const MESSAGE_BODY: &str = "the message body";
+
+/// A list an email carries, before it is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListSource {
+    /// A CSV file, transfer-decoded to text; its delimiter is guessed from its header.
+    Csv {
+        /// The file name the client gave it, if any.
+        name: Option<String>,
+        /// The file's text.
+        text: String,
+    },
+    /// A list pasted into the message body, from its header line on.
+    Body {
+        /// The list's lines.
+        text: String,
+        /// The delimiter its header line was found with.
+        delimiter: u8,
+    },
+    /// A spreadsheet, undecoded: read within the request's spreadsheet budget.
+    Sheet {
+        /// The file name the client gave it, if any.
+        name: Option<String>,
+        /// Its format.
+        kind: SheetKind,
+        /// The file.
+        bytes: Vec<u8>,
+    },
+}
+
+/// What the lists of a request hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lists {
+    /// Every list's rows, numbered by list.
+    pub rows: Attendees,
+    /// The lists the summary names, each with its row count or why it was unusable: all of them
+    /// when there is more than one, one failed, or one is not a CSV file (a sheet, the body);
+    /// none for a single CSV attachment, whose summary needs no list of lists.
+    pub named: Vec<FileOutcome>,
+}
+
+/// Why no rows came out of the lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoList {
+    /// The email carries no list at all.
+    NoneFound,
+    /// Every list was unusable: why, each named (`guests.xlsx: the spreadsheet is …`).
+    NoneUsable(String),
+    /// The invocation's time ran out while reading spreadsheets: no fault of the files.
+    OutOfTime,
+}
+
+/// Most unusable lists the help email names one by one.
+const MAX_NAMED_PROBLEMS: usize = 10;
+
+/// Reads every list of a request into rows. Spreadsheets stop at `until` (the invocation's
+/// time for reading) as well as at their own limits.
+pub fn read(sources: Vec<ListSource>, rules: &ListRules, until: Instant) -> Result<Lists, NoList> {
+    let not_files = sources
+        .iter()
+        .any(|source| !matches!(source, ListSource::Csv { .. }));
+    let mut budget = Budget::new(until);
+    let mut texts: Vec<(Option<String>, String, Option<u8>)> = Vec::new();
+    let mut sheets_read = Vec::new();
+    let mut unreadable = Vec::new();
+    for source in sources {
+        match source {
+            ListSource::Csv { name, text } => texts.push((name, text, None)),
+            ListSource::Body { text, delimiter } => {
+                texts.push((Some(MESSAGE_BODY.to_string()), text, Some(delimiter)))
+            }
+            ListSource::Sheet { name, kind, bytes } => {
+                let name = name.unwrap_or_else(|| "spreadsheet".to_string());
+                match sheets::read(&bytes, &name, kind, &mut budget) {
+                    Ok(read) => sheets_read.extend(
+                        read.into_iter()
+                            .map(|list| (Some(list.name), list.text, Some(sheets::DELIMITER))),
+                    ),
+                    Err(SheetError::TooSlow) if budget.cut_by_deadline() => {
+                        return Err(NoList::OutOfTime);
+                    }
+                    Err(err) => unreadable.push(FileOutcome {
+                        name,
+                        rows: 0,
+                        error: Some(err.to_string()),
+                    }),
+                }
+            }
+        }
+    }
+    texts.extend(sheets_read);
+    let (rows, mut files) = rows::parse_files(
+        texts
+            .iter()
+            .map(|(name, text, delimiter)| (text.as_str(), name.as_deref(), *delimiter)),
+        rules,
+    );
+    drop(texts);
+    files.extend(unreadable);
+    if files.is_empty() {
+        return Err(NoList::NoneFound);
+    }
+    if files.iter().all(|file| file.error.is_some()) {
+        return Err(NoList::NoneUsable(unusable(&files)));
+    }
+    let named = if not_files || files.len() > 1 || files.iter().any(|f| f.error.is_some()) {
+        files
+    } else {
+        Vec::new()
+    };
+    Ok(Lists { rows, named })
+}
+
+/// Why no list could be used, each named: `guests.xlsx: the spreadsheet is …`.
+fn unusable(files: &[FileOutcome]) -> String {
+    let mut named: Vec<String> = files
+        .iter()
+        .filter_map(|file| Some(format!("{}: {}", file.name, file.error.as_ref()?)))
+        .collect();
+    if named.len() > MAX_NAMED_PROBLEMS {
+        let more = named.len() - MAX_NAMED_PROBLEMS;
+        named.truncate(MAX_NAMED_PROBLEMS);
+        named.push(format!("and {more} more files like them"));
+    }
+    named.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::attendees::sheets::tests::minimal_xlsx;
+
+    fn rules() -> ListRules {
+        ListRules::with_max_rows(100)
+    }
+
+    fn later() -> Instant {
+        Instant::now() + Duration::from_secs(30)
+    }
+
+    fn csv(name: &str, text: &str) -> ListSource {
+        ListSource::Csv {
+            name: Some(name.into()),
+            text: text.into(),
+        }
+    }
+
+    fn xlsx(name: &str, rows: &[&[&str]]) -> ListSource {
+        ListSource::Sheet {
+            name: Some(name.into()),
+            kind: SheetKind::Xlsx,
+            bytes: minimal_xlsx(rows),
+        }
+    }
+
+    fn emails(lists: &Lists) -> Vec<&str> {
+        lists
+            .rows
+            .candidates
+            .iter()
+            .map(|c| c.email.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_spreadsheet_read_cut_by_the_deadline_is_retried_not_answered() {
+        let sheet = ListSource::Sheet {
+            name: Some("guests.xlsx".into()),
+            kind: SheetKind::Xlsx,
+            bytes: b"PK\x03\x04 not read: no time".to_vec(),
+        };
+        let read = read(vec![sheet], &rules(), Instant::now());
+        assert_eq!(read, Err(NoList::OutOfTime));
+    }
+
+    #[test]
+    fn a_spreadsheet_header_whose_cells_hold_semicolons_is_read() {
+        // More semicolons than commas in the header line: a CSV file's guess would split on
+        // them; a sheet's cells are already cells.
+        let sheet = xlsx(
+            "guests.xlsx",
+            &[
+                &["uid", "email", "notes; diet; access; parking"],
+                &["ev1", "ann@example.com", "none; none; none; none"],
+            ],
+        );
+        let lists = read(vec![sheet], &rules(), later()).expect("a list");
+        assert_eq!(emails(&lists), ["ann@example.com"]);
+        assert_eq!(lists.named[0].name, "guests.xlsx, sheet \"Sheet1\"");
+        assert_eq!(lists.named[0].rows, 1);
+    }
+
+    #[test]
+    fn a_pasted_list_is_read_with_the_delimiter_it_was_found_with() {
+        let body = ListSource::Body {
+            text: "uid;email;name\nev1;ann@example.com;Smith, Ann\n".into(),
+            delimiter: b';',
+        };
+        let lists = read(vec![body], &rules(), later()).expect("a list");
+        assert_eq!(emails(&lists), ["ann@example.com"]);
+        assert_eq!(lists.rows.candidates[0].name.as_str(), "Smith, Ann");
+        assert_eq!(lists.named[0].name, MESSAGE_BODY);
+    }
+
+    #[test]
+    fn lists_are_numbered_files_first_then_sheets_and_named_when_not_one_csv() {
+        let one = read(
+            vec![csv("a.csv", "uid,email\nev1,ann@example.com\n")],
+            &rules(),
+            later(),
+        )
+        .unwrap();
+        assert!(
+            one.named.is_empty(),
+            "a single CSV file needs no list of lists"
+        );
+        let mixed = read(
+            vec![
+                xlsx("b.xlsx", &[&["uid", "email"], &["ev1", "bob@example.com"]]),
+                csv("a.csv", "uid,email\nev1,ann@example.com\n"),
+            ],
+            &rules(),
+            later(),
+        )
+        .unwrap();
+        assert_eq!(emails(&mixed), ["ann@example.com", "bob@example.com"]);
+        let files: Vec<u32> = mixed.rows.candidates.iter().map(|c| c.row.file).collect();
+        assert_eq!(files, [0, 1]);
+        let names: Vec<&str> = mixed.named.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["a.csv", "b.xlsx, sheet \"Sheet1\""]);
+    }
+
+    #[test]
+    fn no_list_and_no_usable_list_are_told_apart_and_each_unusable_one_named() {
+        assert_eq!(read(Vec::new(), &rules(), later()), Err(NoList::NoneFound));
+        let bad = read(
+            vec![
+                csv("a.csv", "name,phone\nAnn,1\n"),
+                ListSource::Sheet {
+                    name: Some("old.xls".into()),
+                    kind: SheetKind::Unsupported,
+                    bytes: Vec::new(),
+                },
+            ],
+            &rules(),
+            later(),
+        );
+        let Err(NoList::NoneUsable(why)) = bad else {
+            panic!("{bad:?}")
+        };
+        assert!(why.starts_with("a.csv: "), "{why}");
+        assert!(why.contains("; old.xls: "), "{why}");
+        let many: Vec<ListSource> = (0..12).map(|i| csv(&format!("{i}.csv"), "x\n")).collect();
+        let Err(NoList::NoneUsable(why)) = read(many, &rules(), later()) else {
+            panic!()
+        };
+        assert!(why.ends_with("and 2 more files like them"), "{why}");
+    }
+}

@@ -1,0 +1,108 @@
+//! What a request does when it stops with work left (the deadline, a failure that goes back to
+//! SQS): give up its lease, go on in a new message when it made progress, and on the message's
+//! last receive tell the organizer once that the request goes to the dead-letter queue.
+//!
+//! Invariants: a continuation is sent only for a deadline stop that made progress, at most
+//! `MAX_CONTINUATIONS` times ([`crate::continuation`]); the last word is taken from the ledger
+//! before it is mailed, so however often a request is redriven the organizer gets one; every
+//! call here keeps [`LAST_CALL_SLACK`] for the answer to Lambda.
+
+use std::future::Future;
+
+use tracing::{error, info};
+
+use crate::app::App;
+use crate::continuation::Attempt;
+use crate::deadline::{Deadline, LAST_CALL_SLACK};
+use crate::domain::SenderEmail;
+use crate::error::{AwsError, ProcessError};
+use crate::ledger::lease::Lease;
+use crate::ledger::store::LastWord;
+use crate::report::summary;
+
+/// After a stop with work left: give up the lease so the next delivery need not wait for it
+/// to run out; when the stop was the deadline with progress made, go on in a new message
+/// (`Ok(true)`: the record is done with); and when the record goes back to SQS on its last
+/// receive, tell the organizer. A continuation that cannot be sent is the failure the record
+/// goes back with.
+pub(super) async fn stopped_with_work_left(
+    app: &App,
+    lease: &Lease<'_>,
+    attempt: &Attempt,
+    sender: &SenderEmail,
+    err: &ProcessError,
+    deadline: Deadline,
+) -> Result<bool, ProcessError> {
+    lease.release().await;
+    let continues =
+        matches!(err, ProcessError::DeadlineReached { progressed: true }) && attempt.may_continue;
+    let continued = if continues {
+        continue_later(app, attempt, deadline).await.map(|()| true)
+    } else {
+        Ok(false)
+    };
+    if attempt.final_receive && !matches!(continued, Ok(true)) {
+        let reason = continued.as_ref().err().unwrap_or(err);
+        tell_dead_lettered(app, deadline, lease.take_last_word(), Some(sender), reason).await;
+    }
+    continued
+}
+
+/// Sends the record's body to its queue again as a new message, so the current one can be
+/// acknowledged: the request goes on at once, without spending a receive.
+async fn continue_later(
+    app: &App,
+    attempt: &Attempt,
+    deadline: Deadline,
+) -> Result<(), ProcessError> {
+    let queue_url = attempt.queue_url.as_deref().unwrap_or_default();
+    let next = attempt.continuation + 1;
+    let send = app
+        .aws
+        .requeue
+        .send_continuation(queue_url, &attempt.body, next);
+    deadline
+        .within(LAST_CALL_SLACK, send)
+        .await
+        .unwrap_or_else(|| Err(AwsError::transient("SQS.SendMessage", "no time left")))?;
+    info!(
+        continuation = next,
+        "deadline near: request continues in a new message"
+    );
+    Ok(())
+}
+
+/// Mails the organizer, once per request however often it is redriven, that the request goes
+/// to the dead-letter queue with what was sent so far, and logs it at `error`. `last_word`
+/// takes the ledger's one last word; `known` is the organizer when this delivery read the
+/// email, else the ledger's record of them is used.
+pub(super) async fn tell_dead_lettered(
+    app: &App,
+    deadline: Deadline,
+    last_word: impl Future<Output = Result<Option<LastWord>, AwsError>>,
+    known: Option<&SenderEmail>,
+    err: &ProcessError,
+) {
+    let tell = async {
+        let Some(last) = last_word.await? else {
+            return Ok::<_, ProcessError>("no last word to send (told before, or no ledger item)");
+        };
+        let Some(to) = known.cloned().or(last.sender) else {
+            return Ok("no organizer address to tell");
+        };
+        let summary = summary::for_unfinished(last.sent_so_far);
+        app.aws.mailer.send_summary(&to, &summary).await?;
+        Ok("organizer told")
+    };
+    match deadline.within(LAST_CALL_SLACK, tell).await {
+        Some(Ok(what)) => {
+            error!(error = %err, "request goes to the dead-letter queue; {what}")
+        }
+        Some(Err(mail_err)) => {
+            error!(error = %err, mail_error = %mail_err, "request goes to the dead-letter queue; could not tell the organizer")
+        }
+        None => {
+            error!(error = %err, "request goes to the dead-letter queue; no time left to tell the organizer")
+        }
+    }
+}
