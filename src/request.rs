@@ -1,18 +1,22 @@
 //! One request, from the stored email to the summary: the numbered steps of the README's
 //! "What it does", each a method of [`Request`] (step 1, decoding the notification, is the
-//! handler's).
+//! handler's; step 10, the summary and the completion, is in [`close`]).
 //!
 //! [`process`] runs [`run`] and writes the request's metrics; [`run`] reads top to bottom.
 //! Each policy lives with its capability, and the script only asks it: the ledger's lease
 //! ([`crate::ledger::lease`]), the list reader ([`crate::attendees::lists`]), the decision and
 //! its report ([`crate::decision::plan`]), the time budget ([`crate::deadline::TimeBudget`]),
-//! and what a stop with work left does ([`stop`]). Every failure is a [`ProcessError`] whose
+//! and what a stop with work left does ([`stop`]); [`outcome`] is what became of the request
+//! and its one metrics line. Every failure is a [`ProcessError`] whose
 //! fate the handler applies and whose ending ([`ProcessError::ending`]) the metric counts.
 
+mod close;
 mod invocation;
+mod outcome;
 mod stop;
 
 pub use invocation::Invocation;
+pub use outcome::{Outcome, Tally};
 
 use std::time::Instant;
 
@@ -28,69 +32,14 @@ use crate::decision::limits::Allowances;
 use crate::decision::plan::{self, Lookups, Plan, PublishFailure};
 use crate::delivery::Delivery;
 use crate::domain::SenderEmail;
-use crate::emf::{self, RequestMetrics, RequestOutcome};
 use crate::error::ProcessError;
 use crate::inbound::authenticity;
 use crate::inbound::email::{self, InboundEmail};
 use crate::inbound::notification::ObjectRef;
-use crate::ledger::lease::{Claim, Lease, now_ms};
+use crate::ledger::lease::{Claim, Lease};
 use crate::ledger::state::{Checkpoint, LedgerKey};
 use crate::metrics;
 use crate::report::summary::{self, Summary};
-use crate::report::tally::Report;
-
-/// What became of one stored email.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Not a bulk request (the SES setup object): nothing done.
-    Ignored,
-    /// SES did not vouch for the sender (spoofed, spam or virus): nothing published, no email.
-    Refused,
-    /// The sender is not an authorized bulk sender: nothing published, no email sent.
-    Unauthorized,
-    /// The organizer is suspended: nothing published, no email sent.
-    Suspended,
-    /// A redelivery of a request already completed: nothing done.
-    AlreadyCompleted,
-    /// Out of time with progress made: the request goes on in a new message.
-    Continued,
-    /// The email had no usable list; the sender was told what to send.
-    NoUsableList,
-    /// Rows were processed and the summary sent.
-    Processed(Tally),
-}
-
-impl Outcome {
-    /// The request's `Outcome` dimension.
-    fn metric(&self) -> RequestOutcome {
-        match self {
-            Outcome::Processed(tally) if tally.preview => RequestOutcome::Previewed,
-            Outcome::Processed(_) | Outcome::NoUsableList | Outcome::AlreadyCompleted => {
-                RequestOutcome::Processed
-            }
-            Outcome::Refused | Outcome::Unauthorized | Outcome::Suspended => {
-                RequestOutcome::Refused
-            }
-            Outcome::Ignored => RequestOutcome::NotARequest,
-            Outcome::Continued => RequestOutcome::Continued,
-        }
-    }
-}
-
-/// What a processed request did, for its log line and metrics.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tally {
-    /// The organizer.
-    pub sender: SenderEmail,
-    /// Data rows in the request (past `MAX_ROWS` included).
-    pub rows: u64,
-    /// Invites published.
-    pub sent: usize,
-    /// Rows not sent, by reason code.
-    pub not_sent: Vec<(&'static str, u64)>,
-    /// A preview: nothing was published (`sent` is 0).
-    pub preview: bool,
-}
 
 /// Processes one stored email from S3 to summary, and reports its metrics (one EMF line).
 pub async fn process(
@@ -104,23 +53,7 @@ pub async fn process(
     // scope would cost a debug build's 2 MiB test-thread stack several copies of it.
     let work = Box::pin(run(app, object, invocation, attempt));
     let (result, aws_calls) = metrics::count_calls(work).await;
-    let outcome = match &result {
-        Ok(outcome) => outcome.metric(),
-        Err(err) => err.ending().outcome,
-    };
-    let mut figures = RequestMetrics {
-        aws_calls,
-        duration: started.elapsed(),
-        ..RequestMetrics::new(outcome)
-    };
-    if let Ok(Outcome::Processed(tally)) = &result {
-        let not_sent: u64 = tally.not_sent.iter().map(|(_, n)| n).sum();
-        info!(sender = %tally.sender, sent = tally.sent, not_sent, preview = tally.preview, aws_calls, "bulk request processed");
-        figures.rows = tally.rows;
-        figures.invites_sent = tally.sent as u64;
-        figures.not_sent = tally.not_sent.clone();
-    }
-    emf::emit(&app.config.metrics, &figures);
+    outcome::record(&app.config.metrics, &result, aws_calls, started.elapsed());
     result
 }
 
@@ -139,13 +72,8 @@ pub async fn run(
     let (email, etag) = match read_email(app, object, time.deadline).await {
         // A continuation's email was there when the request started: deleted mid-request.
         Err(ProcessError::ObjectMissing { bucket, key }) if attempt.continuation > 0 => {
-            let err = ProcessError::EmailGone { bucket, key };
-            if attempt.final_receive {
-                let ledger = LedgerKey::for_object(object);
-                let last_word = app.ledger.take_last_word(&ledger, now_ms());
-                stop::tell_dead_lettered(app, time.deadline, last_word, None, &err).await;
-            }
-            return Err(err);
+            let gone = ProcessError::EmailGone { bucket, key };
+            return Err(stop::email_gone(app, object, attempt, time.deadline, gone).await);
         }
         read => read?,
     };
@@ -345,64 +273,5 @@ impl<'a> Request<'a> {
         delivery
             .publish(&plan.invites, &lookups.events, resume)
             .await
-    }
-
-    /// Step 10: tell the organizer what was sent and what was not, then complete the request.
-    async fn report(
-        &self,
-        lease: &Lease<'_>,
-        report: Report,
-        invites_were_done: bool,
-    ) -> Result<Outcome, ProcessError> {
-        let (sent, not_sent) = (report.sent(), report.not_sent());
-        let summary = summary::for_report(&report);
-        self.tell_and_close(lease, &summary, (sent, not_sent))
-            .await
-            .map_err(|err| match err {
-                // invites_done is saved: the next delivery publishes nothing, only the summary.
-                ProcessError::DeadlineReached { .. } => ProcessError::DeadlineReached {
-                    progressed: !invites_were_done,
-                },
-                other => other,
-            })?;
-        Ok(Outcome::Processed(Tally {
-            sender: self.sender.clone(),
-            rows: (sent + not_sent) as u64,
-            sent: if report.preview { 0 } else { sent },
-            not_sent: report.not_sent_by_kind(),
-            preview: report.preview,
-        }))
-    }
-
-    /// Sends `summary` and completes the request with its totals (`sent`, `not_sent`).
-    ///
-    /// A summary sent and then cut off before the ledger says so would be sent again by the
-    /// next delivery: both start only when the time budget may close, and the send leaves the
-    /// completion its share. Each delivery that starts a send counts it in the ledger first;
-    /// once the lease says no more may be sent (each earlier one may have reached the
-    /// organizer), the request is completed without another.
-    async fn tell_and_close(
-        &self,
-        lease: &Lease<'_>,
-        summary: &Summary,
-        (sent, not_sent): (usize, usize),
-    ) -> Result<(), ProcessError> {
-        if !self.time.may_close() {
-            return Err(ProcessError::DeadlineReached { progressed: false });
-        }
-        if lease.may_send_summary() {
-            lease.count_summary_attempt().await?;
-            let send = self.app.aws.mailer.send_summary(&self.sender, summary);
-            (self.time.deadline)
-                .within(self.time.summary_keeps(), send)
-                .await
-                .ok_or(ProcessError::DeadlineReached { progressed: false })??;
-        } else {
-            warn!(
-                attempts = lease.summary_attempts(),
-                "summary not sent again: earlier sends may have reached the organizer; request completed"
-            );
-        }
-        lease.complete(sent, not_sent).await
     }
 }

@@ -16,7 +16,9 @@ use crate::continuation::Attempt;
 use crate::deadline::{Deadline, LAST_CALL_SLACK};
 use crate::domain::SenderEmail;
 use crate::error::{AwsError, ProcessError};
-use crate::ledger::lease::Lease;
+use crate::inbound::notification::ObjectRef;
+use crate::ledger::lease::{Lease, now_ms};
+use crate::ledger::state::LedgerKey;
 use crate::ledger::store::LastWord;
 use crate::report::summary;
 
@@ -46,6 +48,23 @@ pub(super) async fn stopped_with_work_left(
         tell_dead_lettered(app, deadline, lease.take_last_word(), Some(sender), reason).await;
     }
     continued
+}
+
+/// A continuation whose stored email was deleted mid-request: it goes back to SQS (`gone` is
+/// returned) and, on its last receive, the organizer the ledger recorded is told.
+pub(super) async fn email_gone(
+    app: &App,
+    object: &ObjectRef,
+    attempt: &Attempt,
+    deadline: Deadline,
+    gone: ProcessError,
+) -> ProcessError {
+    if attempt.final_receive {
+        let ledger = LedgerKey::for_object(object);
+        let last_word = app.ledger.take_last_word(&ledger, now_ms());
+        tell_dead_lettered(app, deadline, last_word, None, &gone).await;
+    }
+    gone
 }
 
 /// Sends the record's body to its queue again as a new message, so the current one can be
