@@ -39,7 +39,8 @@ use crate::inbound::notification::ObjectRef;
 use crate::ledger::lease::{Claim, Lease};
 use crate::ledger::state::{Checkpoint, LedgerKey};
 use crate::metrics;
-use crate::report::summary::{self, Summary};
+use crate::report::sections;
+use crate::report::summary::Summary;
 
 /// Processes one stored email from S3 to summary, and reports its metrics (one EMF line).
 pub async fn process(
@@ -228,8 +229,8 @@ impl<'a> Request<'a> {
             .unwrap_or_else(|panicked| std::panic::resume_unwind(panicked.into_panic()));
         match read {
             Ok(lists) => Ok(Ok(lists)),
-            Err(NoList::NoneFound) => Ok(Err(summary::for_missing_list(other_attachments))),
-            Err(NoList::NoneUsable(why)) => Ok(Err(summary::for_unusable_lists(&why))),
+            Err(NoList::NoneFound) => Ok(Err(sections::for_missing_list(other_attachments))),
+            Err(NoList::NoneUsable(why)) => Ok(Err(sections::for_unusable_lists(&why))),
             // The invocation's time ran out while reading: no fault of the file.
             Err(NoList::OutOfTime) => Err(ProcessError::DeadlineReached { progressed: false }),
         }

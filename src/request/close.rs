@@ -10,7 +10,8 @@ use tracing::warn;
 use super::{Outcome, Request, Tally};
 use crate::error::ProcessError;
 use crate::ledger::lease::Lease;
-use crate::report::summary::{self, Summary};
+use crate::report::sections;
+use crate::report::summary::Summary;
 use crate::report::tally::Report;
 
 impl Request<'_> {
@@ -22,7 +23,7 @@ impl Request<'_> {
         invites_were_done: bool,
     ) -> Result<Outcome, ProcessError> {
         let (sent, not_sent) = (report.sent(), report.not_sent());
-        let summary = summary::for_report(&report);
+        let summary = sections::for_report(&report);
         self.tell_and_close(lease, &summary, (sent, not_sent))
             .await
             .map_err(|err| match err {

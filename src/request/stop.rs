@@ -20,7 +20,7 @@ use crate::inbound::notification::ObjectRef;
 use crate::ledger::lease::{Lease, now_ms};
 use crate::ledger::state::LedgerKey;
 use crate::ledger::store::LastWord;
-use crate::report::summary;
+use crate::report::sections;
 
 /// After a stop with work left: give up the lease so the next delivery need not wait for it
 /// to run out; when the stop was the deadline with progress made, go on in a new message
@@ -109,7 +109,7 @@ pub(super) async fn tell_dead_lettered(
         let Some(to) = known.cloned().or(last.sender) else {
             return Ok("no organizer address to tell");
         };
-        let summary = summary::for_unfinished(last.sent_so_far);
+        let summary = sections::for_unfinished(last.sent_so_far);
         app.aws.mailer.send_summary(&to, &summary).await?;
         Ok("organizer told")
     };
