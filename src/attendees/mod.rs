@@ -9,6 +9,7 @@
 //! budget reads the clock).
 
 pub mod cells;
+pub mod header;
 pub mod lists;
 pub mod outcome;
 pub mod records;

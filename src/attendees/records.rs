@@ -119,6 +119,50 @@ impl<'r> Record<'r> {
     }
 }
 
+/// Turns byte offsets, asked for in increasing order, into 1-based line numbers.
+pub struct LineCounter<'a> {
+    text: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Self {
+            text: text.as_bytes(),
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    pub fn line_at(&mut self, byte: usize) -> u64 {
+        let target = byte.min(self.text.len());
+        if target > self.offset {
+            let breaks = memchr::memchr2_iter(b'\n', b'\r', &self.text[self.offset..target])
+                .filter(|&at| self.ends_line(self.offset + at))
+                .count();
+            self.line += breaks as u64;
+            self.offset = target;
+        }
+        // A record's reported start can sit before the blank lines the reader skipped.
+        while matches!(self.text.get(self.offset), Some(b'\r' | b'\n')) {
+            self.line += u64::from(self.ends_line(self.offset));
+            self.offset += 1;
+        }
+        self.line
+    }
+
+    /// Whether the byte at `at` ends a line: `\n`, or a `\r` not followed by `\n` (the csv
+    /// reader, like old Mac exports, takes a lone CR as a line end; CRLF counts once).
+    fn ends_line(&self, at: usize) -> bool {
+        match self.text[at] {
+            b'\n' => true,
+            b'\r' => self.text.get(at + 1) != Some(&b'\n'),
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,18 +1,19 @@
-//! The attendee CSV: reading rows and applying the per-row rules.
+//! A list's rows: reading them (after [`crate::attendees::header`] has found the columns) and
+//! applying the per-row rules.
 //!
 //! Memory follows the limits, not the input: rows past `MAX_ROWS` are counted and never kept,
 //! cells longer than their column's limit are rejected, and a rejected row keeps its values
 //! clipped to those limits. Row records themselves are bounded by [`crate::attendees::records`].
 
-use std::borrow::Cow;
 use std::hash::BuildHasher;
 
 use foldhash::HashMap;
 use hashbrown::hash_table::{Entry, HashTable};
 
 use crate::attendees::cells::{clip, strip_formula_guard, without_controls};
+use crate::attendees::header::{Columns, ListError, detect_delimiter};
 use crate::attendees::outcome::{FileOutcome, OverLimit, RejectedRow};
-use crate::attendees::records::{Record, Records};
+use crate::attendees::records::{LineCounter, Record, Records};
 use crate::attendees::typos;
 use crate::domain::{AttendeeEmail, AttendeeName, EventUid, InvalidUid};
 use crate::domain::{Reason, RowPosition};
@@ -24,9 +25,6 @@ pub const MAX_EMAIL_CHARS: usize = 254;
 pub const MAX_UID_CHARS: usize = 256;
 /// Longest attendee name, in characters: the invite shows it in a greeting.
 pub const MAX_NAME_CHARS: usize = 256;
-
-/// The header the organizer must send; shown in summaries that report a format problem.
-pub const EXPECTED_HEADER: &str = "uid,email,name";
 
 /// A row that passed every check that needs no lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,137 +64,6 @@ pub struct Attendees {
     pub rejected: Vec<RejectedRow>,
     /// Rows past `MAX_ROWS`: counted only.
     pub over_limit: OverLimit,
-}
-
-/// Why the CSV as a whole cannot be used. Reported to the organizer, never retried.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CsvError {
-    /// The file is empty or has no header row.
-    #[error("the CSV file is empty")]
-    Empty,
-    /// The header row is over the record limits, so its columns cannot be told.
-    #[error(
-        "the header row is too long (more than {} KiB or {} columns): keep only the uid, email and name columns",
-        crate::attendees::records::MAX_RECORD_BYTES / 1024,
-        crate::attendees::records::MAX_FIELDS
-    )]
-    HeaderTooLong,
-    /// The header lacks required columns.
-    #[error("the CSV header has no {} column", .0.join(" or "))]
-    MissingColumns(Vec<&'static str>),
-}
-
-struct Columns {
-    uid: usize,
-    email: usize,
-    name: NameColumns,
-}
-
-/// Where the attendee's name is: one `name` column, or first and last names in two (address
-/// books and CRM exports split them).
-enum NameColumns {
-    None,
-    One(usize),
-    Split {
-        first: Option<usize>,
-        last: Option<usize>,
-    },
-}
-
-/// The delimiter of the header line: comma, semicolon (Excel in much of Europe) or tab,
-/// whichever occurs most outside quotes; comma on a tie.
-pub fn detect_delimiter(text: &str) -> u8 {
-    let header = text
-        .lines()
-        .find(|line| !line.trim().is_empty())
-        .unwrap_or_default();
-    let mut counts = [0usize; 3];
-    let mut quoted = false;
-    for b in header.bytes() {
-        match b {
-            b'"' => quoted = !quoted,
-            b',' if !quoted => counts[0] += 1,
-            b';' if !quoted => counts[1] += 1,
-            b'\t' if !quoted => counts[2] += 1,
-            _ => {}
-        }
-    }
-    let delimiters = [b',', b';', b'\t'];
-    let best = (0..3).fold(0, |best, i| if counts[i] > counts[best] { i } else { best });
-    delimiters[best]
-}
-
-/// The column a header names, read trimmed, unquoted and case-insensitively, with the names
-/// spreadsheets and address books use for the email column.
-fn column_name(header: &str) -> String {
-    let name = header.trim().trim_matches('"').trim().to_lowercase();
-    match name.as_str() {
-        "e-mail" | "email address" | "e-mail address" | "email_address" => "email".to_string(),
-        "first name" | "first_name" | "firstname" | "given name" | "given_name" | "givenname" => {
-            "first name".to_string()
-        }
-        "last name" | "last_name" | "lastname" | "surname" | "family name" | "family_name"
-        | "familyname" => "last name".to_string(),
-        _ => name,
-    }
-}
-
-/// The delimiter of `line` when it is a list's header (it names a `uid` and an `email` column,
-/// as the row rules read headers); `None` for any other line. `known` is the delimiter when the
-/// source already knows it (a spreadsheet's cells); else it is guessed from the line.
-pub fn names_list_columns(line: &str, known: Option<u8>) -> Option<u8> {
-    let delimiter = known.unwrap_or_else(|| detect_delimiter(line));
-    let names: Vec<String> = line.split(delimiter as char).map(column_name).collect();
-    let has = |wanted: &str| names.iter().any(|name| name == wanted);
-    (has("uid") && has("email")).then_some(delimiter)
-}
-
-impl Columns {
-    fn find(header: &Record<'_>) -> Result<Self, CsvError> {
-        let names: Vec<String> = header.iter().map(column_name).collect();
-        let position = |wanted: &str| names.iter().position(|name| name == wanted);
-        let (uid, email) = (position("uid"), position("email"));
-        let name = match (
-            position("name"),
-            position("first name"),
-            position("last name"),
-        ) {
-            (Some(at), ..) => NameColumns::One(at),
-            (None, None, None) => NameColumns::None,
-            (None, first, last) => NameColumns::Split { first, last },
-        };
-        match (uid, email) {
-            (Some(uid), Some(email)) => Ok(Self { uid, email, name }),
-            _ => {
-                let missing = [("uid", uid), ("email", email)]
-                    .into_iter()
-                    .filter(|(_, at)| at.is_none())
-                    .map(|(column, _)| column)
-                    .collect();
-                Err(CsvError::MissingColumns(missing))
-            }
-        }
-    }
-}
-
-impl Columns {
-    /// The attendee's name on `record`: the `name` cell, or the first and last names joined by
-    /// a space (either may be missing). A formula guard from rejected-rows.csv is not data.
-    fn name<'r>(&self, record: &'r Record<'_>) -> Cow<'r, str> {
-        let cell = |at: usize| record.get(at).map(strip_formula_guard).unwrap_or("");
-        match self.name {
-            NameColumns::None => Cow::Borrowed(""),
-            NameColumns::One(at) => Cow::Borrowed(cell(at)),
-            NameColumns::Split { first, last } => {
-                let parts = [first, last].map(|at| at.map_or("", |at| cell(at).trim()));
-                match parts {
-                    [first, ""] => Cow::Borrowed(first),
-                    ["", last] => Cow::Borrowed(last),
-                    [first, last] => Cow::Owned(format!("{first} {last}")),
-                }
-            }
-        }
-    }
 }
 
 /// What the row rules may be told by the configuration.
@@ -276,14 +143,14 @@ fn parse_file(
     delimiter: Option<u8>,
     file_index: usize,
     rules: &ListRules,
-) -> Result<Attendees, CsvError> {
+) -> Result<Attendees, ListError> {
     let max_rows = rules.max_rows;
     let delimiter = delimiter.unwrap_or_else(|| detect_delimiter(text));
     let mut records = Records::new(text, delimiter);
     let columns = match records.next_record() {
-        Some((_, header)) if !header.fits() => return Err(CsvError::HeaderTooLong),
+        Some((_, header)) if !header.fits() => return Err(ListError::HeaderTooLong),
         Some((_, header)) if !header.is_blank() => Columns::find(&header)?,
-        _ => return Err(CsvError::Empty),
+        _ => return Err(ListError::Empty),
     };
 
     // One candidate per line at most: reserving that up front spares a large list the copies
@@ -410,50 +277,6 @@ impl UidInterner {
     }
 }
 
-/// Turns byte offsets, asked for in increasing order, into 1-based line numbers.
-struct LineCounter<'a> {
-    text: &'a [u8],
-    offset: usize,
-    line: u64,
-}
-
-impl<'a> LineCounter<'a> {
-    fn new(text: &'a str) -> Self {
-        Self {
-            text: text.as_bytes(),
-            offset: 0,
-            line: 1,
-        }
-    }
-
-    fn line_at(&mut self, byte: usize) -> u64 {
-        let target = byte.min(self.text.len());
-        if target > self.offset {
-            let breaks = memchr::memchr2_iter(b'\n', b'\r', &self.text[self.offset..target])
-                .filter(|&at| self.ends_line(self.offset + at))
-                .count();
-            self.line += breaks as u64;
-            self.offset = target;
-        }
-        // A record's reported start can sit before the blank lines the reader skipped.
-        while matches!(self.text.get(self.offset), Some(b'\r' | b'\n')) {
-            self.line += u64::from(self.ends_line(self.offset));
-            self.offset += 1;
-        }
-        self.line
-    }
-
-    /// Whether the byte at `at` ends a line: `\n`, or a `\r` not followed by `\n` (the csv
-    /// reader, like old Mac exports, takes a lone CR as a line end; CRLF counts once).
-    fn ends_line(&self, at: usize) -> bool {
-        match self.text[at] {
-            b'\n' => true,
-            b'\r' => self.text.get(at + 1) != Some(&b'\n'),
-            _ => false,
-        }
-    }
-}
-
 fn check_row(
     row: RowPosition,
     record: &Record<'_>,
@@ -534,12 +357,12 @@ fn rejected(
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<Attendees, CsvError> {
+    fn parse(text: &str) -> Result<Attendees, ListError> {
         parse_limited(text, usize::MAX)
     }
 
     /// One CSV file with every rule on, at most `max_rows` rows.
-    fn parse_limited(text: &str, max_rows: usize) -> Result<Attendees, CsvError> {
+    fn parse_limited(text: &str, max_rows: usize) -> Result<Attendees, ListError> {
         let mut attendees = parse_file(text, None, 0, &ListRules::with_max_rows(max_rows))?;
         drop_duplicates(&mut attendees);
         Ok(attendees)
@@ -889,27 +712,27 @@ ev1,bad
     fn missing_columns_are_named() {
         assert_eq!(
             parse("name,address\nA,a@example.com\n"),
-            Err(CsvError::MissingColumns(vec!["uid", "email"]))
+            Err(ListError::MissingColumns(vec!["uid", "email"]))
         );
         assert_eq!(
             parse("uid,name\nev1,A\n"),
-            Err(CsvError::MissingColumns(vec!["email"]))
+            Err(ListError::MissingColumns(vec!["email"]))
         );
         assert_eq!(
-            CsvError::MissingColumns(vec!["uid", "email"]).to_string(),
+            ListError::MissingColumns(vec!["uid", "email"]).to_string(),
             "the CSV header has no uid or email column"
         );
     }
 
     #[test]
     fn empty_file_is_an_error() {
-        assert_eq!(parse(""), Err(CsvError::Empty));
-        assert_eq!(parse("\n\n"), Err(CsvError::Empty));
+        assert_eq!(parse(""), Err(ListError::Empty));
+        assert_eq!(parse("\n\n"), Err(ListError::Empty));
         let wide = format!(
             "uid,email,{}\nev,a@example.com\n",
             vec!["x"; 1_100].join(",")
         );
-        assert_eq!(parse(&wide), Err(CsvError::HeaderTooLong));
+        assert_eq!(parse(&wide), Err(ListError::HeaderTooLong));
     }
 
     #[test]

@@ -27,7 +27,7 @@ use std::io::Cursor;
 use calamine::{DataType, Ods, Reader, Xlsx};
 
 use super::workbook::{self, Budget, Metered, read_failed};
-use crate::attendees::rows;
+use crate::attendees::header;
 
 /// Most bytes of list text the spreadsheets of one request may make, all sheets together.
 pub const MAX_TEXT_BYTES: usize = 64 * 1024 * 1024;
@@ -131,7 +131,7 @@ pub fn read(
             let header = text
                 .lines()
                 .find(|line| !line.trim_matches([',', ' ']).is_empty());
-            header.is_some_and(|line| rows::names_list_columns(line, Some(DELIMITER)).is_some())
+            header.is_some_and(|line| header::names_list_columns(line, Some(DELIMITER)).is_some())
         })
         .map(|(sheet, text)| SheetList {
             name: format!("{file_name}, sheet \"{sheet}\""),

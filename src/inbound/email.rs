@@ -110,7 +110,7 @@ pub fn list_in_text(text: &str) -> Option<(&str, u8)> {
         let content = line.trim();
         match start {
             None => {
-                if let Some(found) = crate::attendees::rows::names_list_columns(content, None) {
+                if let Some(found) = crate::attendees::header::names_list_columns(content, None) {
                     start = Some(offset);
                     delimiter = found;
                 }

@@ -2,8 +2,8 @@
 //! function per section), the help for an email without a usable list, and the last word of a
 //! request that goes to the dead-letter queue. [`super::summary`] renders them.
 
+use crate::attendees::header::EXPECTED_HEADER;
 use crate::attendees::outcome::RejectedRow;
-use crate::attendees::rows::EXPECTED_HEADER;
 use crate::domain::{EventInfo, ReasonKind};
 use crate::report::summary::{
     Block, MAX_ATTACHMENT_BYTES, MAX_LISTED_ROWS, MAX_LISTED_UIDS, PREVIEW_SUBJECT,

@@ -557,7 +557,7 @@ mod tests {
     #[test]
     fn help_shows_the_expected_format() {
         let summary = for_unusable_lists(
-            &crate::attendees::rows::CsvError::MissingColumns(vec!["uid"]).to_string(),
+            &crate::attendees::header::ListError::MissingColumns(vec!["uid"]).to_string(),
         );
         assert!(summary.text().contains("the CSV header has no uid column"));
         assert!(
