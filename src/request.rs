@@ -1,12 +1,12 @@
 //! One request, from the stored email to the summary: the numbered steps of the README's
-//! "What it does", each a method of [`Request`] (step 1, decoding the notification, is the
-//! handler's; step 10, the summary and the completion, is in [`close`]).
+//! "What it does", each a method of `Request` (step 1, decoding the notification, is the
+//! handler's; step 10, the summary and the completion, is in `request/close.rs`).
 //!
 //! [`process`] runs [`run`] and writes the request's metrics; [`run`] reads top to bottom.
 //! Each policy lives with its capability, and the script only asks it: the ledger's lease
 //! ([`crate::ledger::lease`]), the list reader ([`crate::attendees::lists`]), the decision and
 //! its report ([`crate::decision::plan`]), the time budget ([`crate::deadline::TimeBudget`]),
-//! and what a stop with work left does ([`stop`]); [`outcome`] is what became of the request
+//! and what a stop with work left does (`request/stop.rs`); `request/outcome.rs` is what became of the request
 //! and its one metrics line. Every failure is a [`ProcessError`] whose
 //! fate the handler applies and whose ending ([`ProcessError::ending`]) the metric counts.
 

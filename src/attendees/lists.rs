@@ -15,10 +15,10 @@
 
 use std::time::Instant;
 
+use super::budget::Budget;
 use super::outcome::FileOutcome;
 use super::rows::{self, Attendees, ListRules};
 use super::sheets::{self, SheetError, SheetKind};
-use super::workbook::Budget;
 
 /// How the summary names a list pasted into the body.
 pub const MESSAGE_BODY: &str = "the message body";

@@ -1,13 +1,15 @@
-//! The attendee list: from a list's text to candidate invites and rejected rows.
+//! The attendee lists: from what an email carries to candidate invites and rejected rows.
 //!
-//! [`records`] splits the text into bounded records; [`rows`] applies the header and per-row
-//! rules; [`outcome`] says where a row is and why it was not sent; [`domain`] holds the types that can only contain valid values (`SenderEmail`,
-//! `AttendeeEmail`, `EventUid`); [`cells`] cleans what a cell may carry (control characters,
-//! spreadsheet formulas); [`typos`] spots misspelt domains; [`sheets`] reads `.xlsx` and `.ods`
-//! workbooks into list text, after [`workbook`] has checked what each holds against limits
-//! and charged it to the request's budget of bytes and time. All of it is pure (the time
-//! budget reads the clock).
+//! [`lists`] is the one way in: it reads every list of a request (CSV text, a pasted list, a
+//! spreadsheet) into rows. Beneath it, [`header`] finds a list's columns (and a CSV file's
+//! delimiter); [`records`] splits text into bounded records; [`rows`] applies the per-row
+//! rules; [`outcome`] says what became of rows not sent and of each list; [`cells`] cleans what
+//! a cell may carry (control characters, spreadsheet formulas); [`typos`] spots misspelt
+//! domains; [`sheets`] reads `.xlsx` and `.ods` workbooks into list text, after [`workbook`]
+//! has checked what each holds against limits, charging [`budget`], the request's bytes and
+//! time for spreadsheets. All of it is pure (the budget reads the clock).
 
+pub mod budget;
 pub mod cells;
 pub mod header;
 pub mod lists;

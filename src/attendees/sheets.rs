@@ -26,7 +26,8 @@ use std::io::Cursor;
 
 use calamine::{DataType, Ods, Reader, Xlsx};
 
-use super::workbook::{self, Budget, Metered, read_failed};
+use super::budget::{Budget, Metered, read_failed};
+use super::workbook;
 use crate::attendees::header;
 
 /// Most bytes of list text the spreadsheets of one request may make, all sheets together.

@@ -1,5 +1,5 @@
-//! What a spreadsheet holds, checked before calamine reads it, and the budget every read of a
-//! request's spreadsheets is charged to.
+//! What a spreadsheet holds, checked before calamine reads it, and charged to the request's
+//! spreadsheet [`Budget`].
 //!
 //! Threat: a workbook is a zip of XML that declares its own sizes, and calamine trusts some of
 //! them: it reserves `<sst uniqueCount>` strings before reading one, re-reads a worksheet part
@@ -14,22 +14,19 @@
 //! [`MAX_ZIP_ENTRIES`] files and [`MAX_XML_BYTES`] of XML, at most [`MAX_SHEETS`] sheets, each
 //! naming its own part, and at most [`MAX_SHARED_STRINGS`] shared strings, declared or real;
 //! an `.ods` sheet's used area, repeats counted, holds at most [`MAX_CELLS`] cells; all the
-//! request's spreadsheets together decompress at most [`MAX_XML_READ`] and stop at
-//! [`Budget::until`].
+//! request's spreadsheets together decompress at most
+//! [`super::budget::MAX_XML_READ`] and stop at the budget's time.
 
 use std::collections::HashMap;
-use std::io::{Cursor, Read, Seek, SeekFrom};
-use std::time::{Duration, Instant};
+use std::io::{Cursor, Read};
 
 use quick_xml::events::{BytesStart, Event};
 
+use super::budget::{Budget, Metered, read_failed};
 use super::sheets::SheetError;
 
 /// Most bytes of XML one workbook may hold, all its files together.
 pub const MAX_XML_BYTES: u64 = 64 * 1024 * 1024;
-/// Most bytes of XML the spreadsheets of one request may decompress, every pass counted (the
-/// check of each zip, the library's read of each part): a 64 MB sheet read once fits.
-pub const MAX_XML_READ: u64 = 160 * 1024 * 1024;
 /// Most files inside one workbook (a spreadsheet of a few sheets has a dozen or two).
 pub const MAX_ZIP_ENTRIES: usize = 1_000;
 /// Most sheets one workbook may have.
@@ -38,121 +35,6 @@ pub const MAX_SHEETS: usize = 100;
 pub const MAX_SHARED_STRINGS: u64 = 1_000_000;
 /// Most cells (rows x columns of the used area) an `.ods` workbook may have.
 pub const MAX_CELLS: u64 = 1_000_000;
-/// Longest the spreadsheets of one request may take to read.
-pub const MAX_READ_TIME: Duration = Duration::from_secs(30);
-
-/// What the spreadsheets of one request may still spend, all of them together.
-#[derive(Debug, Clone)]
-pub struct Budget {
-    /// XML bytes that may still be decompressed, by any pass.
-    pub(super) xml_bytes: u64,
-    /// List text the sheets may still make (see [`super::sheets`]).
-    pub(super) text_bytes: usize,
-    /// When reading must stop.
-    until: Instant,
-    /// True when `until` is the invocation's time running out rather than [`MAX_READ_TIME`]:
-    /// a read stopped then says nothing about the file.
-    cut_by_deadline: bool,
-}
-
-impl Budget {
-    /// A request's budget: [`MAX_XML_READ`], [`super::sheets::MAX_TEXT_BYTES`], and reading
-    /// stopped at `until` or after [`MAX_READ_TIME`], whichever comes first.
-    pub fn new(until: Instant) -> Self {
-        let longest = Instant::now() + MAX_READ_TIME;
-        Self {
-            xml_bytes: MAX_XML_READ,
-            text_bytes: super::sheets::MAX_TEXT_BYTES,
-            until: until.min(longest),
-            cut_by_deadline: until < longest,
-        }
-    }
-
-    /// True when a read stopped for time was stopped by the invocation's deadline, not by
-    /// [`MAX_READ_TIME`]: the file is not at fault, and the request should be tried again.
-    pub fn cut_by_deadline(&self) -> bool {
-        self.cut_by_deadline
-    }
-
-    /// Charges `bytes` of XML about to be read.
-    pub(super) fn charge(&mut self, bytes: u64) -> Result<(), SheetError> {
-        self.xml_bytes = self
-            .xml_bytes
-            .checked_sub(bytes)
-            .ok_or(SheetError::TooLarge(
-                "more than 160 MB of data to read in the request's spreadsheets",
-            ))?;
-        Ok(())
-    }
-
-    /// `Err` once the time is spent.
-    pub(super) fn check_time(&self) -> Result<(), SheetError> {
-        if Instant::now() >= self.until {
-            Err(SheetError::TooSlow)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// When reading must stop.
-    pub(super) fn until(&self) -> Instant {
-        self.until
-    }
-}
-
-/// Bytes read through it are counted, and every read fails once `until` has passed, so a
-/// library reading through it stops in time whatever it is doing.
-pub(super) struct Metered<R> {
-    inner: R,
-    until: Instant,
-    /// Bytes read so far.
-    pub(super) read: u64,
-}
-
-impl<R> Metered<R> {
-    pub(super) fn new(inner: R, until: Instant) -> Self {
-        Self {
-            inner,
-            until,
-            read: 0,
-        }
-    }
-}
-
-/// The `io::Error` a [`Metered`] reader fails with when its time is up.
-const OUT_OF_TIME: &str = "the time for reading spreadsheets is spent";
-
-impl<R: Read> Read for Metered<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if Instant::now() >= self.until {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                OUT_OF_TIME,
-            ));
-        }
-        let n = self.inner.read(buf)?;
-        self.read += n as u64;
-        Ok(n)
-    }
-}
-
-impl<R: Seek> Seek for Metered<R> {
-    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
-        self.inner.seek(pos)
-    }
-}
-
-/// An error from a read through [`Metered`]: [`SheetError::TooSlow`] when its time ran out,
-/// else the file is unreadable.
-pub(super) fn read_failed(err: impl std::fmt::Display) -> SheetError {
-    let text = err.to_string();
-    if text.contains(OUT_OF_TIME) {
-        SheetError::TooSlow
-    } else {
-        SheetError::Unreadable(text)
-    }
-}
-
 /// The zip signature every `.xlsx` and `.ods` starts with.
 const ZIP: &[u8] = b"PK\x03\x04";
 /// The signature of an OLE compound file: an `.xls`, or an `.xlsx` Office encrypted.
@@ -535,23 +417,5 @@ mod tests {
         }
         let ok = "<sst count=\"2\" uniqueCount=\"2\"><si><t>a</t></si><si><t/></si></sst>";
         assert_eq!(check_shared_strings(ok.as_bytes()), Ok(()));
-    }
-
-    #[test]
-    fn a_metered_reader_stops_when_the_time_is_spent() {
-        let mut past = Metered::new(&b"data"[..], Instant::now() - Duration::from_millis(1));
-        let err = past.read(&mut [0; 4]).unwrap_err();
-        assert_eq!(read_failed(err), SheetError::TooSlow);
-        let mut open = Metered::new(&b"data"[..], Instant::now() + Duration::from_secs(60));
-        assert_eq!(open.read(&mut [0; 8]).unwrap(), 4);
-        assert_eq!(open.read, 4);
-    }
-
-    #[test]
-    fn the_budget_is_spent_by_every_charge() {
-        let mut budget = Budget::new(Instant::now() + Duration::from_secs(60));
-        assert!(budget.charge(MAX_XML_READ - 1).is_ok());
-        assert!(budget.charge(1).is_ok());
-        assert!(matches!(budget.charge(1), Err(SheetError::TooLarge(_))));
     }
 }

@@ -1,7 +1,7 @@
 //! The imperative shell: every AWS call the function makes, one file per service.
 //!
 //! Each wrapper owns its resource name (table, topic, system mailbox; the bucket and the queue
-//! come with each record), maps the SDK's errors to [`AwsError`] (whose class decides the
+//! come with each record), maps the SDK's errors to [`crate::error::AwsError`] (whose class decides the
 //! record's fate) and owns its share of the concurrency. Partial results (unprocessed keys,
 //! failed batch entries, whole-batch throttling) are retried here with backoff; the SDK retries
 //! whole calls. The request ledger's writes are in [`crate::ledger::store`], on this module's

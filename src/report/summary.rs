@@ -1,4 +1,4 @@
-//! The status email sent back to the organizer: text and HTML, built from a [`Report`].
+//! The status email sent back to the organizer: text and HTML, built from a [`crate::report::tally::Report`].
 
 use std::fmt::Write as _;
 
