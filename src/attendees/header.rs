@@ -12,7 +12,9 @@ use crate::attendees::records::Record;
 /// The header the organizer must send; shown in summaries that report a format problem.
 pub const EXPECTED_HEADER: &str = "uid,email,name";
 
-/// Why the CSV as a whole cannot be used. Reported to the organizer, never retried.
+/// Why a list as a whole cannot be used. Its words name a CSV file, the source that nearly
+/// always reaches them: a sheet or a pasted list is taken for a list only when its header
+/// names the columns. Reported to the organizer, never retried.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ListError {
     /// The file is empty or has no header row.

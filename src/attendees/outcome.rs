@@ -30,7 +30,7 @@ pub struct OverLimit {
     pub max_rows: usize,
 }
 
-/// What became of one CSV file of the request.
+/// What became of one list of the request (a CSV file, a sheet, the message body).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileOutcome {
     /// The file name the client gave it (or `attachment N`).

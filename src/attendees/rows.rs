@@ -55,7 +55,7 @@ impl Candidate {
     }
 }
 
-/// The rows of one CSV, split into candidates and rows already rejected.
+/// The rows of a request's lists, split into candidates and rows already rejected.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attendees {
     /// Valid, distinct `(uid, email)` rows in file order.

@@ -23,7 +23,7 @@ pub struct Report {
     pub by_uid: BTreeMap<String, UidTally>,
     /// Every row not sent, in file order.
     pub rejected: Vec<RejectedRow>,
-    /// The CSV files read, when the email carried more than one or one was unusable.
+    /// The lists read, when the summary names them (see [`crate::attendees::lists::Lists`]).
     pub files: Vec<FileOutcome>,
     /// Rows past `MAX_ROWS`, not read.
     pub over_limit: OverLimit,
