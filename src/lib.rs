@@ -2,12 +2,13 @@
 //!
 //! A Rust port of the Calendar Invite Server's `get_new_bulk_event_invites_from_email`.
 //!
-//! Functional core, imperative shell. The folders follow the request: `inbound` (notification,
-//! email, sender authenticity), `attendees` (the list and its rows), `decision` (who is
-//! invited, the SNS contract), `report` (tallies, the summary email) are pure; `aws` (one file
-//! per service) and `ledger::store` carry out; `delivery` runs the publish loop; `request`
-//! runs one request as named steps; `handler` runs the SQS batch; `app` is what a cold start
-//! builds. ARCHITECTURE.md and docs/development.md say what each one owns.
+//! Functional core, imperative shell. The folders follow the request: `domain` (the
+//! vocabulary), `attendees` (any list to rows), `inbound` (notification, email, sender
+//! authenticity), `report` (tallies, the summary), `decision` (who is invited, the SNS
+//! contract) are pure; `aws` (one file per service) and `ledger` (the item and the lease on it)
+//! carry out; `delivery` runs the publish loop; `request` runs one request as numbered steps;
+//! `handler` runs the SQS batch; `app` is what a cold start builds. ARCHITECTURE.md says what
+//! each one owns and the invariants across them.
 
 pub mod app;
 pub mod attendees;
