@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tracing::{info, warn};
 
-use super::state::{Checkpoint, LedgerKey, MAX_SUMMARY_ATTEMPTS};
+use super::state::{Checkpoint, LedgerKey, MAX_SUMMARY_ATTEMPTS, Taken};
 use super::store::{LastWord, LedgerStore};
 use crate::deadline::{Deadline, LAST_CALL_SLACK, TimeBudget};
 use crate::decision::limits::Allowances;
@@ -46,7 +46,7 @@ pub struct Lease<'s> {
 
 impl<'s> Lease<'s> {
     /// The handle for an item `store` just gave `holder` (the claim found `summary_attempts`).
-    pub(super) fn new(
+    fn new(
         store: &'s LedgerStore,
         key: LedgerKey,
         holder: &str,
@@ -60,6 +60,29 @@ impl<'s> Lease<'s> {
             deadline,
             summary_attempts,
         }
+    }
+
+    /// Claims the request's ledger item for `holder` until `deadline` (the lease runs out then),
+    /// once: the lease when it is free, else what holds it.
+    pub async fn claim(
+        store: &'s LedgerStore,
+        key: &LedgerKey,
+        holder: &str,
+        sender: &SenderEmail,
+        now_ms: i64,
+        deadline: Deadline,
+    ) -> Result<Claim<'s>, AwsError> {
+        Ok(
+            match store.claim(key, holder, sender, now_ms, deadline).await? {
+                Taken::Acquired(checkpoint) => {
+                    let attempts = checkpoint.summary_attempts;
+                    let lease = Self::new(store, key.clone(), holder, deadline, attempts);
+                    Claim::Acquired(lease, checkpoint)
+                }
+                Taken::AlreadyCompleted => Claim::AlreadyCompleted,
+                Taken::HeldElsewhere => Claim::HeldElsewhere,
+            },
+        )
     }
 
     /// Takes the request's ledger item for `holder` until the invocation's deadline.
@@ -79,7 +102,7 @@ impl<'s> Lease<'s> {
         let deadline = time.deadline;
         let mut waited = false;
         loop {
-            let claim = store.claim(key, holder, sender, now_ms(), deadline);
+            let claim = Self::claim(store, key, holder, sender, now_ms(), deadline);
             match deadline.bounded(claim).await? {
                 Claim::HeldElsewhere if wait_for_holder && time.may_wait(HELD_POLL) => {
                     if !waited {

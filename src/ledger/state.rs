@@ -105,6 +105,18 @@ impl Checkpoint {
     }
 }
 
+/// What a claim of the ledger item found (the store's answer; [`crate::ledger::lease::Claim`]
+/// hands an acquired item back as a lease).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    /// The claimer holds the request; resume from the checkpoint.
+    Acquired(Checkpoint),
+    /// The request was completed earlier.
+    AlreadyCompleted,
+    /// Another holder's lease is still running.
+    HeldElsewhere,
+}
+
 /// Tracks batches finishing out of order and says how far the prefix of finished rows reaches.
 ///
 /// Batches are started in plan (row) order; `next_row` is the first row of the earliest batch

@@ -7,8 +7,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::lease::{Claim, Lease};
-use super::state::{Checkpoint, LedgerKey, RETENTION_SECONDS};
+use super::state::{Checkpoint, LedgerKey, RETENTION_SECONDS, Taken};
 use crate::aws::dynamodb::{Item, item_key, number, number_attr, string_attr};
 use crate::deadline::Deadline;
 use crate::decision::limits::Allowances;
@@ -56,16 +55,16 @@ impl LedgerStore {
     }
 
     /// Takes the ledger item of a request for `holder` until `deadline` (the lease runs out
-    /// then), unless it is completed or another holder's lease is still running. The request's
-    /// code takes it through [`Lease::take`]; the ledger's own tests call this directly.
-    pub async fn claim(
+    /// then), unless it is completed or another holder's lease is still running.
+    /// [`super::lease::Lease::claim`] hands the result back as a lease.
+    pub(super) async fn claim(
         &self,
         key: &LedgerKey,
         holder: &str,
         sender: &SenderEmail,
         now_ms: i64,
         deadline: Deadline,
-    ) -> Result<Claim<'_>, AwsError> {
+    ) -> Result<Taken, AwsError> {
         let lease_until_ms = deadline.epoch_ms();
         let result = self
             .client
@@ -100,27 +99,21 @@ impl LedgerStore {
                 let failed = string_attr(&item, "failed")
                     .map(Checkpoint::parse_failed)
                     .unwrap_or_default();
-                let summary_attempts = number_attr(&item, "summary_attempts");
-                let lease = Lease::new(self, key.clone(), holder, deadline, summary_attempts);
-                Ok(Claim::Acquired(
-                    lease,
-                    Checkpoint {
-                        next_row,
-                        failed,
-                        sent_so_far: number_attr(&item, "sent_so_far"),
-                        invites_done: item
-                            .get("invites_done")
-                            .and_then(|v| v.as_bool().ok())
-                            .copied()
-                            .unwrap_or(false),
-                        summary_attempts,
-                        stopped_at: item
-                            .contains_key("stopped_at")
-                            .then(|| RowPosition::from_ledger(number_attr(&item, "stopped_at"))),
-                        allowances: string_attr(&item, ALLOWANCES)
-                            .and_then(Allowances::from_ledger),
-                    },
-                ))
+                Ok(Taken::Acquired(Checkpoint {
+                    next_row,
+                    failed,
+                    sent_so_far: number_attr(&item, "sent_so_far"),
+                    invites_done: item
+                        .get("invites_done")
+                        .and_then(|v| v.as_bool().ok())
+                        .copied()
+                        .unwrap_or(false),
+                    summary_attempts: number_attr(&item, "summary_attempts"),
+                    stopped_at: item
+                        .contains_key("stopped_at")
+                        .then(|| RowPosition::from_ledger(number_attr(&item, "stopped_at"))),
+                    allowances: string_attr(&item, ALLOWANCES).and_then(Allowances::from_ledger),
+                }))
             }
             Err(err) if condition_failed(&err) => {
                 let item = self
@@ -135,8 +128,8 @@ impl LedgerStore {
                     .item
                     .unwrap_or_default();
                 Ok(match string_attr(&item, "status") {
-                    Some(COMPLETED) => Claim::AlreadyCompleted,
-                    _ => Claim::HeldElsewhere,
+                    Some(COMPLETED) => Taken::AlreadyCompleted,
+                    _ => Taken::HeldElsewhere,
                 })
             }
             Err(err) => Err(AwsError::from_sdk("DynamoDB.UpdateItem", err)),

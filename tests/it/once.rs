@@ -10,7 +10,7 @@ use crate::common::queue::{Queue, Run};
 use crate::common::*;
 use bulk_invites::deadline::Deadline;
 use bulk_invites::inbound::notification::ObjectRef;
-use bulk_invites::ledger::lease::Claim;
+use bulk_invites::ledger::lease::{Claim, Lease};
 use bulk_invites::ledger::state::LedgerKey;
 
 #[tokio::test]
@@ -126,9 +126,7 @@ async fn a_copy_on_its_last_receive_waits_for_the_holder_instead_of_dead_letteri
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_millis() as i64;
-        let claim = store
-            .claim(&ledger, "other", &organizer, now_ms, until)
-            .await;
+        let claim = Lease::claim(&store, &ledger, "other", &organizer, now_ms, until).await;
         let Ok(Claim::Acquired(lease, _)) = claim else {
             panic!("{claim:?}")
         };
@@ -172,11 +170,16 @@ async fn a_continuation_whose_email_was_deleted_dead_letters_with_the_last_word(
         .unwrap()
         .as_millis() as i64;
     let lease_ran_out = Deadline::at(earlier + Duration::from_secs(5));
-    let claim = f
-        .app
-        .ledger
-        .claim(&ledger, "earlier", &organizer, earlier_ms, lease_ran_out)
-        .await;
+    let store = &f.app.ledger;
+    let claim = Lease::claim(
+        store,
+        &ledger,
+        "earlier",
+        &organizer,
+        earlier_ms,
+        lease_ran_out,
+    )
+    .await;
     assert!(matches!(claim, Ok(Claim::Acquired(..))), "{claim:?}");
     let continuation = |receive: &str| {
         let mut event = sqs_event(&[sns_wrapped(&s3_event(&f.bucket, &encode_key(&key)))]);
