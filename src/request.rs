@@ -31,7 +31,7 @@ use crate::deadline::{Deadline, TimeBudget};
 use crate::decision::limits::Allowances;
 use crate::decision::plan::{self, Lookups, Plan, PublishFailure};
 use crate::delivery::Delivery;
-use crate::domain::SenderEmail;
+use crate::domain::{RequestRef, SenderEmail};
 use crate::error::ProcessError;
 use crate::inbound::authenticity;
 use crate::inbound::email::{self, InboundEmail};
@@ -41,6 +41,7 @@ use crate::ledger::state::{Checkpoint, LedgerKey};
 use crate::metrics;
 use crate::report::sections;
 use crate::report::summary::Summary;
+use crate::report::tally::Asked;
 
 /// Processes one stored email from S3 to summary, and reports its metrics (one EMF line).
 pub async fn process(
@@ -86,6 +87,7 @@ pub async fn run(
         holder: &invocation.holder,
         time,
         sender: email.sender.clone(),
+        answers: email.request.clone(),
     };
     if let Some(refusal) = request.check_sender(&email).await? {
         return Ok(refusal);
@@ -107,8 +109,7 @@ pub async fn run(
     let result = request.carry_out(&lease, email, resume).await;
     if let Err(err) = &result
         && err.is_retryable()
-        && stop::stopped_with_work_left(app, &lease, attempt, &request.sender, err, time.deadline)
-            .await?
+        && stop::stopped_with_work_left(&request, &lease, attempt, err).await?
     {
         return Ok(Outcome::Continued);
     }
@@ -132,12 +133,14 @@ async fn read_email(
     Ok((email::parse(&raw)?, etag))
 }
 
-/// One request once its email is read: the organizer, and the invocation's time and holder id.
+/// One request once its email is read: the organizer, the request they sent (every email to
+/// them answers it), and the invocation's time and holder id.
 struct Request<'a> {
     app: &'a App,
     holder: &'a str,
     time: TimeBudget,
     sender: SenderEmail,
+    answers: RequestRef,
 }
 
 impl<'a> Request<'a> {
@@ -190,7 +193,7 @@ impl<'a> Request<'a> {
         {
             Ok(lists) => lists,
             Err(help) => {
-                self.tell_and_close(lease, &help, (0, 0)).await?;
+                self.tell_and_close(lease, help, (0, 0)).await?;
                 return Ok(Outcome::NoUsableList);
             }
         };
@@ -207,7 +210,13 @@ impl<'a> Request<'a> {
         } else {
             self.publish(lease, &plan, &lookups, resume).await?
         };
-        let report = plan.into_report(&failures, lists.named, email.preview);
+        let asked = Asked {
+            request: email.request,
+            lists: lists.all,
+            named: lists.named,
+            preview: email.preview,
+        };
+        let report = plan.into_report(&failures, asked);
         self.report(lease, report, invites_were_done).await
     }
 

@@ -56,9 +56,12 @@ pub enum ListSource {
 pub struct Lists {
     /// Every list's rows, numbered by list.
     pub rows: Attendees,
-    /// The lists the summary names, each with its row count or why it was unusable: all of them
-    /// when there is more than one, one failed, or one is not a CSV file (a sheet, the body);
-    /// none for a single CSV attachment, whose summary needs no list of lists.
+    /// Every list, in order, with its row count or why it was unusable: the summary's first
+    /// lines name each.
+    pub all: Vec<FileOutcome>,
+    /// The lists the summary's table names and its rows are labelled by: all of them when
+    /// there is more than one, one failed, or one is not a CSV file (a sheet, the body); none
+    /// for a single CSV attachment, whose rows are plain `row N`.
     pub named: Vec<FileOutcome>,
 }
 
@@ -127,11 +130,15 @@ pub fn read(sources: Vec<ListSource>, rules: &ListRules, until: Instant) -> Resu
         return Err(NoList::NoneUsable(unusable(&files)));
     }
     let named = if not_files || files.len() > 1 || files.iter().any(|f| f.error.is_some()) {
-        files
+        files.clone()
     } else {
         Vec::new()
     };
-    Ok(Lists { rows, named })
+    Ok(Lists {
+        rows,
+        all: files,
+        named,
+    })
 }
 
 /// Why no list could be used, each named: `guests.xlsx: the spreadsheet is …`.

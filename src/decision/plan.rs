@@ -8,11 +8,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use crate::attendees::outcome::{FileOutcome, OverLimit, RejectedRow};
+use crate::attendees::outcome::{OverLimit, RejectedRow};
 use crate::attendees::rows::{Attendees, Candidate};
 use crate::decision::limits::Allowances;
 use crate::domain::{AttendeeEmail, EventInfo, EventRecord, EventUid, Reason, SenderEmail};
-use crate::report::tally::Report;
+use crate::report::tally::{Asked, Report};
 
 /// The distinct keys to look up for a set of candidates.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,12 +63,7 @@ pub struct PublishFailure {
 impl Plan {
     /// The request's whole report: the publish failures folded in (every row counted once),
     /// the lists the summary names, the rows over the limit, and the organizer's own events.
-    pub fn into_report(
-        self,
-        failures: &[PublishFailure],
-        lists: Vec<FileOutcome>,
-        preview: bool,
-    ) -> Report {
+    pub fn into_report(self, failures: &[PublishFailure], asked: Asked) -> Report {
         let failed: HashMap<usize, &str> = failures
             .iter()
             .map(|f| (f.index, f.code.as_str()))
@@ -84,9 +79,11 @@ impl Plan {
             }
         }
         let mut report = Report::new(sent, rejected);
-        report.files = lists;
+        report.files = asked.named;
+        report.lists = asked.lists;
+        report.request = asked.request;
         report.over_limit = self.over_limit;
-        report.preview = preview;
+        report.preview = asked.preview;
         report.events = self.events;
         report
     }
@@ -183,6 +180,7 @@ pub fn decide(
 mod tests {
     use super::*;
     use crate::attendees::lists::{self, ListSource, NoList};
+    use crate::attendees::outcome::FileOutcome;
     use crate::attendees::rows::ListRules;
     use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -261,7 +259,13 @@ mod tests {
             rows: 4,
             error: None,
         }];
-        let report = plan.into_report(&[], named.clone(), true);
+        let asked = Asked {
+            named: named.clone(),
+            lists: named.clone(),
+            preview: true,
+            ..Asked::default()
+        };
+        let report = plan.into_report(&[], asked);
         let uids: Vec<&str> = report.events.keys().map(String::as_str).collect();
         assert_eq!(uids, ["mine"]);
         assert!(report.preview);
@@ -295,8 +299,7 @@ mod tests {
                 index: 1,
                 code: "InvalidParameter".into(),
             }],
-            Vec::new(),
-            false,
+            Asked::default(),
         );
         assert_eq!(report.sent(), 1);
         assert_eq!(report.not_sent(), 4);

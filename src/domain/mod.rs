@@ -4,7 +4,8 @@
 //! Once a string has become an [`AttendeeEmail`], [`SenderEmail`] or [`EventUid`], the rest of
 //! the code never re-checks it and cannot pass one where another is expected. [`address`]:
 //! organizer and attendee addresses; [`uid`]: event uids; [`name`]: attendee names; [`row`]:
-//! where a row is; [`reason`]: why a row was not sent; [`event`]: an event as a request needs it.
+//! where a row is; [`reason`]: why a row was not sent; [`event`]: an event as a request needs it;
+//! [`request`]: what names a request (its subject and Message-ID).
 //! All of it is pure.
 
 macro_rules! string_newtype {
@@ -32,6 +33,7 @@ pub mod address;
 pub mod event;
 pub mod name;
 pub mod reason;
+pub mod request;
 pub mod row;
 pub mod uid;
 
@@ -39,5 +41,6 @@ pub use address::{AttendeeEmail, InvalidEmail, SenderEmail};
 pub use event::{EventInfo, EventRecord};
 pub use name::AttendeeName;
 pub use reason::{Reason, ReasonKind};
+pub use request::{MessageId, RequestRef};
 pub use row::RowPosition;
 pub use uid::{EventUid, InvalidUid};

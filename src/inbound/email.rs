@@ -6,7 +6,7 @@ use mail_parser::{Encoding, Message, MessageParser, MessagePart, MimeHeaders, Pa
 
 use crate::attendees::lists::ListSource;
 use crate::attendees::sheets::SheetKind;
-use crate::domain::{InvalidEmail, SenderEmail};
+use crate::domain::{InvalidEmail, RequestRef, SenderEmail};
 use crate::inbound::authenticity::{Verdicts, read_verdicts};
 
 /// What the function needs from an inbound email.
@@ -24,6 +24,8 @@ pub struct InboundEmail {
     /// `.ods`; `.xls` and `.xlsb` to be refused) undecoded; when there is neither, a list
     /// pasted into the body.
     pub lists: Vec<ListSource>,
+    /// The request as its sender named it (subject, Message-ID), for the summary to answer.
+    pub request: RequestRef,
     /// The subject asks for a preview (`preview` or `dry run`, as words, any case): check
     /// everything, send nothing, reply with what would be sent.
     pub preview: bool,
@@ -56,6 +58,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, EmailError> {
     let verdicts = read_verdicts(message.headers_raw());
     let attachments = describe_attachments(&message);
     let preview = message.subject().is_some_and(asks_for_preview);
+    let request = RequestRef::new(message.subject(), message.message_id());
     let mut message = message;
     let mut lists = Vec::new();
     let mut spreadsheets = Vec::new();
@@ -72,6 +75,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, EmailError> {
     }
     Ok(InboundEmail {
         preview,
+        request,
         sender,
         verdicts,
         other_attachments: if lists.is_empty() {

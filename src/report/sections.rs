@@ -17,6 +17,7 @@ use crate::report::tally::Report;
 pub fn for_report(report: &Report) -> Summary {
     let words = Words::of(report);
     let mut blocks = vec![opening(report)];
+    blocks.extend(naming(report));
     blocks.extend(per_event(report, &words));
     blocks.push(totals(report, &words));
     blocks.extend(over_limit(report));
@@ -32,6 +33,7 @@ pub fn for_report(report: &Report) -> Summary {
         },
         blocks,
         rejected_rows_csv: attachment,
+        in_reply_to: report.request.message_id.clone(),
     }
 }
 
@@ -66,6 +68,43 @@ fn opening(report: &Report) -> Block {
     } else {
         "Your bulk invite request has been processed.".into()
     })
+}
+
+/// Most lists the first lines name one by one.
+const MAX_NAMED_LISTS: usize = 10;
+
+/// Which request this answers: its subject, and each list with its rows (or why it was not
+/// read), so an organizer who sent several can tell them apart.
+fn naming(report: &Report) -> Option<Block> {
+    let mut lines = Vec::new();
+    if let Some(subject) = &report.request.subject {
+        lines.push(format!("Your request: \u{201c}{subject}\u{201d}"));
+    }
+    if !report.lists.is_empty() {
+        let mut named: Vec<String> = report
+            .lists
+            .iter()
+            .take(MAX_NAMED_LISTS)
+            .map(|list| {
+                let name = crate::attendees::cells::without_controls(&list.name);
+                match &list.error {
+                    None if list.rows == 1 => format!("{name} (1 row)"),
+                    None => format!("{name} ({} rows)", list.rows),
+                    Some(_) => format!("{name} (not read)"),
+                }
+            })
+            .collect();
+        if report.lists.len() > MAX_NAMED_LISTS {
+            named.push(format!("and {} more", report.lists.len() - MAX_NAMED_LISTS));
+        }
+        let label = if report.lists.len() == 1 {
+            "List"
+        } else {
+            "Lists"
+        };
+        lines.push(format!("{label}: {}", named.join(", ")));
+    }
+    (!lines.is_empty()).then_some(Block::Lines(lines))
 }
 
 /// Per event (uid), its heading and its lines; past [`MAX_LISTED_UIDS`] the rest in one line.

@@ -6,7 +6,7 @@ use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address;
 
 use crate::config::Mailbox;
-use crate::domain::SenderEmail;
+use crate::domain::{MessageId, RequestRef, SenderEmail};
 
 /// Subject of every summary, as the original sends it.
 pub const SUBJECT: &str = "calendarsnack.com Bulk Invite Status";
@@ -40,6 +40,8 @@ pub struct Summary {
     pub blocks: Vec<Block>,
     /// [`REJECTED_ROWS_FILE`], when there are more rejected rows than the body lists.
     pub rejected_rows_csv: Option<String>,
+    /// The Message-ID of the request this answers (`In-Reply-To`, `References`).
+    pub in_reply_to: Option<MessageId>,
 }
 
 /// One block of a summary. Every string is plain text (the sender's values included): the
@@ -76,7 +78,15 @@ impl Summary {
             subject: SUBJECT,
             blocks,
             rejected_rows_csv: None,
+            in_reply_to: None,
         }
+    }
+
+    /// The same summary as an answer to `request`: mail clients thread it under the
+    /// organizer's message, and a program that sent several lists can tell which it answers.
+    pub fn answering(mut self, request: &RequestRef) -> Self {
+        self.in_reply_to = request.message_id.clone();
+        self
     }
 
     /// The plain-text body: the blocks, a blank line between them.
@@ -242,6 +252,9 @@ pub fn to_mime(summary: &Summary, from: &Mailbox, to: &SenderEmail) -> Vec<u8> {
         .subject(summary.subject)
         .text_body(summary.text())
         .html_body(summary.html());
+    if let Some(id) = &summary.in_reply_to {
+        message = message.in_reply_to(id.as_str()).references(id.as_str());
+    }
     if let Some(csv) = &summary.rejected_rows_csv {
         message = message.attachment("text/csv", REJECTED_ROWS_FILE, csv.as_str());
     }

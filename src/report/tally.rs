@@ -2,10 +2,23 @@
 
 use std::collections::BTreeMap;
 
-use crate::domain::EventInfo;
+use crate::domain::{EventInfo, RequestRef};
 
 use crate::attendees::outcome::{FileOutcome, OverLimit, RejectedRow};
 use crate::domain::{Reason, RowPosition};
+
+/// What a report says of the request beyond its rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Asked {
+    /// The request as its sender named it.
+    pub request: RequestRef,
+    /// Every list, in order ([`crate::attendees::lists::Lists::all`]).
+    pub lists: Vec<FileOutcome>,
+    /// The lists the summary's table names ([`crate::attendees::lists::Lists::named`]).
+    pub named: Vec<FileOutcome>,
+    /// A preview: nothing is published.
+    pub preview: bool,
+}
 
 /// Per-uid counts of one request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,6 +42,10 @@ pub struct Report {
     pub over_limit: OverLimit,
     /// A preview: nothing was published; "sent" means "would be sent".
     pub preview: bool,
+    /// Every list of the request, in order, with its row count or why it was unusable.
+    pub lists: Vec<FileOutcome>,
+    /// The request as its sender named it.
+    pub request: RequestRef,
     /// Title and start of the events found, by uid.
     pub events: BTreeMap<String, EventInfo>,
 }
@@ -51,6 +68,8 @@ impl Report {
             by_uid,
             rejected,
             files: Vec::new(),
+            lists: Vec::new(),
+            request: RequestRef::default(),
             over_limit: OverLimit::default(),
             preview: false,
             events: BTreeMap::new(),

@@ -24,7 +24,7 @@ impl Request<'_> {
     ) -> Result<Outcome, ProcessError> {
         let (sent, not_sent) = (report.sent(), report.not_sent());
         let summary = sections::for_report(&report);
-        self.tell_and_close(lease, &summary, (sent, not_sent))
+        self.tell_and_close(lease, summary, (sent, not_sent))
             .await
             .map_err(|err| match err {
                 // invites_done is saved: the next delivery publishes nothing, only the summary.
@@ -47,7 +47,7 @@ impl Request<'_> {
     pub(super) async fn tell_and_close(
         &self,
         lease: &Lease<'_>,
-        summary: &Summary,
+        summary: Summary,
         (sent, not_sent): (usize, usize),
     ) -> Result<(), ProcessError> {
         if !self.time.may_close() {
@@ -55,7 +55,8 @@ impl Request<'_> {
         }
         if lease.may_send_summary() {
             lease.count_summary_attempt().await?;
-            let send = self.app.aws.mailer.send_summary(&self.sender, summary);
+            let summary = summary.answering(&self.answers);
+            let send = self.app.aws.mailer.send_summary(&self.sender, &summary);
             (self.time.deadline)
                 .within(self.time.summary_keeps(), send)
                 .await

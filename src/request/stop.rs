@@ -11,10 +11,11 @@ use std::future::Future;
 
 use tracing::{error, info};
 
+use super::Request;
 use crate::app::App;
 use crate::continuation::Attempt;
 use crate::deadline::{Deadline, LAST_CALL_SLACK};
-use crate::domain::SenderEmail;
+use crate::domain::{RequestRef, SenderEmail};
 use crate::error::{AwsError, ProcessError};
 use crate::inbound::notification::ObjectRef;
 use crate::ledger::lease::{Lease, now_ms};
@@ -28,13 +29,12 @@ use crate::report::sections;
 /// receive, tell the organizer. A continuation that cannot be sent is the failure the record
 /// goes back with.
 pub(super) async fn stopped_with_work_left(
-    app: &App,
+    request: &Request<'_>,
     lease: &Lease<'_>,
     attempt: &Attempt,
-    sender: &SenderEmail,
     err: &ProcessError,
-    deadline: Deadline,
 ) -> Result<bool, ProcessError> {
+    let (app, deadline) = (request.app, request.time.deadline);
     lease.release().await;
     let continues =
         matches!(err, ProcessError::DeadlineReached { progressed: true }) && attempt.may_continue;
@@ -45,7 +45,8 @@ pub(super) async fn stopped_with_work_left(
     };
     if attempt.final_receive && !matches!(continued, Ok(true)) {
         let reason = continued.as_ref().err().unwrap_or(err);
-        tell_dead_lettered(app, deadline, lease.take_last_word(), Some(sender), reason).await;
+        let known = Some((&request.sender, &request.answers));
+        tell_dead_lettered(app, deadline, lease.take_last_word(), known, reason).await;
     }
     continued
 }
@@ -93,23 +94,27 @@ async fn continue_later(
 
 /// Mails the organizer, once per request however often it is redriven, that the request goes
 /// to the dead-letter queue with what was sent so far, and logs it at `error`. `last_word`
-/// takes the ledger's one last word; `known` is the organizer when this delivery read the
-/// email, else the ledger's record of them is used.
+/// takes the ledger's one last word; `known` is the organizer and their request when this
+/// delivery read the email (the last word answers it), else the ledger's record of the
+/// organizer is used.
 pub(super) async fn tell_dead_lettered(
     app: &App,
     deadline: Deadline,
     last_word: impl Future<Output = Result<Option<LastWord>, AwsError>>,
-    known: Option<&SenderEmail>,
+    known: Option<(&SenderEmail, &RequestRef)>,
     err: &ProcessError,
 ) {
     let tell = async {
         let Some(last) = last_word.await? else {
             return Ok::<_, ProcessError>("no last word to send (told before, or no ledger item)");
         };
-        let Some(to) = known.cloned().or(last.sender) else {
+        let Some(to) = known.map(|(sender, _)| sender.clone()).or(last.sender) else {
             return Ok("no organizer address to tell");
         };
-        let summary = sections::for_unfinished(last.sent_so_far);
+        let mut summary = sections::for_unfinished(last.sent_so_far);
+        if let Some((_, request)) = known {
+            summary = summary.answering(request);
+        }
         app.aws.mailer.send_summary(&to, &summary).await?;
         Ok("organizer told")
     };
