@@ -16,9 +16,11 @@
 //! - `system_rules`: the system's own bulk rules: suspension and each event's invite limit
 //!   (issue 16)
 //! - `startup`: the binary's cold start
+//! - `answers`: what people and programs get back: summaries that answer their request (issue 19)
 
 mod common;
 
+mod answers;
 mod delivery;
 mod failures;
 mod hostile_sheets;

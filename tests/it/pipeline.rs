@@ -71,6 +71,7 @@ async fn happy_path_publishes_the_contract_and_mails_a_summary() {
     assert_eq!(
         text,
         "Your bulk invite request has been processed.\n\n\
+         Your request: \u{201c}invites\u{201d}\nList: attendees.csv (3 rows)\n\n\
          Summary of ev-one, Thu 1 Jan 2026, 00:00 UTC\nev-one: 2 invites sent\n\n\
          Summary of ev-two, Thu 1 Jan 2026, 00:00 UTC\nev-two: 1 invites sent\n\n\
          Total: 3 invites sent, 0 not sent.\n"
