@@ -39,9 +39,9 @@ use crate::inbound::notification::ObjectRef;
 use crate::ledger::lease::{Claim, Lease};
 use crate::ledger::state::{Checkpoint, LedgerKey};
 use crate::metrics;
-use crate::report::sections;
 use crate::report::summary::Summary;
 use crate::report::tally::Asked;
+use crate::report::{results, sections};
 
 /// Processes one stored email from S3 to summary, and reports its metrics (one EMF line).
 pub async fn process(
@@ -188,7 +188,7 @@ impl<'a> Request<'a> {
         resume: Checkpoint,
     ) -> Result<Outcome, ProcessError> {
         let lists = match self
-            .read_lists(email.lists, &email.other_attachments)
+            .read_lists(email.lists, &email.other_attachments, email.preview)
             .await?
         {
             Ok(lists) => lists,
@@ -227,6 +227,7 @@ impl<'a> Request<'a> {
         &self,
         sources: Vec<lists::ListSource>,
         other_attachments: &[String],
+        preview: bool,
     ) -> Result<Result<Lists, Summary>, ProcessError> {
         let rules = ListRules {
             max_rows: self.app.config.limits.max_rows,
@@ -238,8 +239,16 @@ impl<'a> Request<'a> {
             .unwrap_or_else(|panicked| std::panic::resume_unwind(panicked.into_panic()));
         match read {
             Ok(lists) => Ok(Ok(lists)),
-            Err(NoList::NoneFound) => Ok(Err(sections::for_missing_list(other_attachments))),
-            Err(NoList::NoneUsable(why)) => Ok(Err(sections::for_unusable_lists(&why))),
+            Err(NoList::NoneFound) => {
+                let results = results::for_no_list(&self.answers, preview, sections::NO_LIST);
+                Ok(Err(
+                    sections::for_missing_list(other_attachments).with_results(results)
+                ))
+            }
+            Err(NoList::NoneUsable(why)) => {
+                let results = results::for_no_list(&self.answers, preview, &why);
+                Ok(Err(sections::for_unusable_lists(&why).with_results(results)))
+            }
             // The invocation's time ran out while reading: no fault of the file.
             Err(NoList::OutOfTime) => Err(ProcessError::DeadlineReached { progressed: false }),
         }

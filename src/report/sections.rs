@@ -5,6 +5,7 @@
 use crate::attendees::header::EXPECTED_HEADER;
 use crate::attendees::outcome::RejectedRow;
 use crate::domain::{EventInfo, ReasonKind};
+use crate::report::results;
 use crate::report::summary::{
     Block, MAX_ATTACHMENT_BYTES, MAX_LISTED_ROWS, MAX_LISTED_UIDS, PREVIEW_SUBJECT,
     REJECTED_ROWS_FILE, SUBJECT, Summary,
@@ -34,6 +35,7 @@ pub fn for_report(report: &Report) -> Summary {
         blocks,
         rejected_rows_csv: attachment,
         in_reply_to: report.request.message_id.clone(),
+        results_json: Some(results::for_report(report)),
     }
 }
 
@@ -325,7 +327,7 @@ pub fn for_missing_list(found: &[String]) -> Summary {
 }
 
 /// What the help says of an email with no list.
-const NO_LIST: &str =
+pub const NO_LIST: &str =
     "the email has no attendee list (no CSV or spreadsheet attached, none pasted in the message)";
 
 /// The help for lists none of which can be used, each named with its problem.

@@ -7,6 +7,7 @@ use mail_builder::headers::address::Address;
 
 use crate::config::Mailbox;
 use crate::domain::{MessageId, RequestRef, SenderEmail};
+use crate::report::results::RESULTS_FILE;
 
 /// Subject of every summary, as the original sends it.
 pub const SUBJECT: &str = "calendarsnack.com Bulk Invite Status";
@@ -42,6 +43,8 @@ pub struct Summary {
     pub rejected_rows_csv: Option<String>,
     /// The Message-ID of the request this answers (`In-Reply-To`, `References`).
     pub in_reply_to: Option<MessageId>,
+    /// [`crate::report::results::RESULTS_FILE`], the outcome for programs.
+    pub results_json: Option<String>,
 }
 
 /// One block of a summary. Every string is plain text (the sender's values included): the
@@ -79,7 +82,14 @@ impl Summary {
             blocks,
             rejected_rows_csv: None,
             in_reply_to: None,
+            results_json: None,
         }
+    }
+
+    /// The same summary with `results` attached as [`crate::report::results::RESULTS_FILE`].
+    pub fn with_results(mut self, results: String) -> Self {
+        self.results_json = Some(results);
+        self
     }
 
     /// The same summary as an answer to `request`: mail clients thread it under the
@@ -257,6 +267,9 @@ pub fn to_mime(summary: &Summary, from: &Mailbox, to: &SenderEmail) -> Vec<u8> {
     }
     if let Some(csv) = &summary.rejected_rows_csv {
         message = message.attachment("text/csv", REJECTED_ROWS_FILE, csv.as_str());
+    }
+    if let Some(json) = &summary.results_json {
+        message = message.attachment("application/json", RESULTS_FILE, json.as_str());
     }
     message
         .write_to_vec()

@@ -1,5 +1,7 @@
 //! What people and programs get back (issue 19): a summary that answers its request.
 
+use mail_parser::MimeHeaders;
+
 use crate::common::*;
 
 /// `raw` with a `Message-ID` header given by the organizer's mail client.
@@ -61,4 +63,101 @@ async fn a_request_without_a_usable_message_id_is_answered_unthreaded() {
     assert_eq!(emails.len(), 1);
     assert_eq!(emails[0].in_reply_to().as_text(), None);
     assert_eq!(emails[0].references().as_text(), None);
+}
+
+/// The `results.json` attached to a summary, parsed.
+fn results_of(summary: &mail_parser::Message<'_>) -> serde_json::Value {
+    let file = summary
+        .attachments()
+        .find(|part| part.attachment_name() == Some("results.json"))
+        .expect("every summary carries results.json");
+    serde_json::from_slice(file.contents()).expect("results.json is JSON")
+}
+
+#[tokio::test]
+async fn a_program_reads_what_was_sent_and_each_row_not_sent_from_results_json() {
+    let f = Fixture::new("answers-results").await;
+    f.seed_event("results-event", &f.sender).await;
+    // As a registration system would send it through the SES API: a bare MIME message.
+    let csv = b"uid,email\nresults-event,ann@example.com\nresults-event,not-an-address\n\
+                results-event,ben@example.com\n";
+    let raw = with_message_id(
+        email_with_csv(&f.sender, csv),
+        "batch-7@registrations.example.com",
+    );
+
+    let response = f.run_email(raw).await;
+
+    assert!(failed_ids(&response).is_empty());
+    assert_eq!(f.published().len(), 2);
+    let emails = f.emails();
+    assert_eq!(emails.len(), 1);
+    let results = results_of(&emails[0]);
+    assert_eq!(results["version"], 1);
+    assert_eq!(results["outcome"], "processed");
+    assert_eq!(
+        results["request"]["message_id"],
+        "batch-7@registrations.example.com"
+    );
+    assert_eq!(results["request"]["subject"], "invites");
+    let event = &results["events"][0];
+    assert_eq!(event["uid"], "results-event");
+    assert_eq!(event["sent"], 2);
+    assert_eq!(event["not_sent"], 1);
+    let rows = results["rows_not_sent"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["row"], 3, "the row number the summary shows");
+    assert_eq!(rows[0]["email"], "not-an-address");
+    assert_eq!(rows[0]["reason"], "invalid_email");
+    assert_eq!(rows[0]["list"], "attendees.csv");
+    assert_eq!(results["totals"]["sent"], 2);
+    assert_eq!(results["totals"]["not_sent"], 1);
+    assert_eq!(results["truncated"], false);
+}
+
+#[tokio::test]
+async fn a_preview_and_the_help_carry_results_json_too() {
+    let f = Fixture::new("answers-preview").await;
+    f.seed_event("preview-results", &f.sender).await;
+    let preview = email_with_attachment(
+        &ses_headers(&f.sender),
+        &f.sender,
+        "preview: guests",
+        "guests.csv",
+        "text/csv",
+        b"uid,email\npreview-results,ann@example.com\n",
+    );
+    let no_list = email_with_attachment(
+        &ses_headers(&f.sender),
+        &f.sender,
+        "guests",
+        "agenda.pdf",
+        "application/pdf",
+        b"%PDF-1.4",
+    );
+
+    f.run_email(preview).await;
+    f.run_email(no_list).await;
+
+    assert!(f.published().is_empty(), "a preview publishes nothing");
+    let emails = f.emails();
+    assert_eq!(emails.len(), 2);
+    let outcomes: Vec<serde_json::Value> = emails.iter().map(results_of).collect();
+    let previewed = outcomes
+        .iter()
+        .find(|r| r["outcome"] == "previewed")
+        .expect("the preview's");
+    assert_eq!(previewed["events"][0]["sent"], 1, "what would be sent");
+    assert_eq!(previewed["request"]["preview"], true);
+    let help = outcomes
+        .iter()
+        .find(|r| r["outcome"] == "no_list")
+        .expect("the help's");
+    assert!(
+        help["problem"]
+            .as_str()
+            .unwrap()
+            .contains("no attendee list"),
+        "{help}"
+    );
 }
