@@ -87,6 +87,33 @@ fn column_name(header: &str) -> String {
     }
 }
 
+/// How many non-empty lines at the top of a list may come before its header (a title, a note,
+/// a report's lines above the table).
+pub const MAX_LINES_ABOVE_HEADER: usize = 20;
+
+/// Where a list's header is: the first of its first [`MAX_LINES_ABOVE_HEADER`] non-empty lines
+/// that names a uid and an email column, as its byte offset and delimiter. Lines above it are
+/// not the list's; rows below keep their own line numbers. `None` when no such line is there.
+pub fn find_header(text: &str, known: Option<u8>) -> Option<(usize, u8)> {
+    let mut offset = 0;
+    let mut seen = 0;
+    for line in text.split_inclusive('\n') {
+        let content = line.trim();
+        // A spreadsheet's empty row reads as a line of delimiters: not a line of the list.
+        if !content.trim_matches([',', ';', '\t', '"', ' ']).is_empty() {
+            if let Some(delimiter) = names_list_columns(content, known) {
+                return Some((offset, delimiter));
+            }
+            seen += 1;
+            if seen >= MAX_LINES_ABOVE_HEADER {
+                return None;
+            }
+        }
+        offset += line.len();
+    }
+    None
+}
+
 /// The delimiter of `line` when it is a list's header (it names a `uid` and an `email` column,
 /// as the row rules read headers); `None` for any other line. `known` is the delimiter when the
 /// source already knows it (a spreadsheet's cells); else it is guessed from the line.

@@ -223,6 +223,29 @@ mod tests {
     }
 
     #[test]
+    fn a_sheet_with_a_title_and_a_note_above_its_header_is_read_with_its_own_row_numbers() {
+        let sheet = xlsx(
+            "guests.xlsx",
+            &[
+                &["Team offsite: guests"],
+                &["Please keep this list up to date"],
+                &[],
+                &["uid", "email", "name"],
+                &["ev1", "ann@example.com", "Ann"],
+                &["ev1", "bo@example", "Bo"],
+            ],
+        );
+        let lists = read(vec![sheet], &rules(), later()).expect("a list");
+        assert_eq!(emails(&lists), ["ann@example.com"]);
+        assert_eq!(lists.rows.candidates[0].row.line, 5, "the sheet's own row");
+        assert_eq!(lists.rows.rejected[0].row.line, 6);
+        assert_eq!(
+            lists.all[0].rows, 2,
+            "rows above the header are not the list's"
+        );
+    }
+
+    #[test]
     fn a_pasted_list_is_read_with_the_delimiter_it_was_found_with() {
         let body = ListSource::Body {
             text: "uid;email;name\nev1;ann@example.com;Smith, Ann\n".into(),

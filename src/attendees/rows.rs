@@ -11,7 +11,7 @@ use foldhash::HashMap;
 use hashbrown::hash_table::{Entry, HashTable};
 
 use crate::attendees::cells::{clip, strip_formula_guard, without_controls};
-use crate::attendees::header::{Columns, ListError, detect_delimiter};
+use crate::attendees::header::{Columns, ListError, detect_delimiter, find_header};
 use crate::attendees::outcome::{FileOutcome, OverLimit, RejectedRow};
 use crate::attendees::records::{LineCounter, Record, Records};
 use crate::attendees::typos;
@@ -145,8 +145,11 @@ fn parse_file(
     rules: &ListRules,
 ) -> Result<Attendees, ListError> {
     let max_rows = rules.max_rows;
-    let delimiter = delimiter.unwrap_or_else(|| detect_delimiter(text));
-    let mut records = Records::new(text, delimiter);
+    // The header may sit below a title or a report's lines; without one, the first line is
+    // taken as the header, and its error is the list's.
+    let (header_at, delimiter) = find_header(text, delimiter)
+        .unwrap_or_else(|| (0, delimiter.unwrap_or_else(|| detect_delimiter(text))));
+    let mut records = Records::new(&text[header_at..], delimiter);
     let columns = match records.next_record() {
         Some((_, header)) if !header.fits() => return Err(ListError::HeaderTooLong),
         Some((_, header)) if !header.is_blank() => Columns::find(&header)?,
@@ -168,7 +171,7 @@ fn parse_file(
     let mut lines = LineCounter::new(text);
     let mut data_rows = 0usize;
     while let Some((start, record)) = records.next_record() {
-        let row = RowPosition::new(file_index, lines.line_at(start));
+        let row = RowPosition::new(file_index, lines.line_at(header_at + start));
         if record.fits() && record.is_blank() {
             continue;
         }
@@ -722,6 +725,29 @@ ev1,bad
             ListError::MissingColumns(vec!["uid", "email"]).to_string(),
             "the CSV header has no uid or email column"
         );
+    }
+
+    #[test]
+    fn a_header_below_title_lines_is_found_and_rows_keep_their_numbers() {
+        let text = "Guest list, exported 2026-12-01\nSales team; confidential\n\n\
+                    uid;email;name\nev1;ann@example.com;Ann\nev1;bad;Bo\n";
+        let got = parse(text).unwrap();
+        assert_eq!(got.candidates.len(), 1);
+        assert_eq!(got.candidates[0].row.line, 5, "the line in the file");
+        assert_eq!(reasons(&got), [(6, Reason::InvalidEmail)]);
+    }
+
+    #[test]
+    fn a_header_past_twenty_lines_of_other_text_is_not_looked_for() {
+        let mut text: String = (1..=20).map(|i| format!("note {i}\n")).collect();
+        text.push_str("uid,email\nev1,ann@example.com\n");
+        assert_eq!(
+            parse(&text),
+            Err(ListError::MissingColumns(vec!["uid", "email"]))
+        );
+        let mut near: String = (1..=19).map(|i| format!("note {i}\n")).collect();
+        near.push_str("uid,email\nev1,ann@example.com\n");
+        assert_eq!(parse(&near).unwrap().candidates[0].row.line, 21);
     }
 
     #[test]

@@ -128,12 +128,7 @@ pub fn read(
     };
     let lists: Vec<SheetList> = sheets
         .into_iter()
-        .filter(|(_, text)| {
-            let header = text
-                .lines()
-                .find(|line| !line.trim_matches([',', ' ']).is_empty());
-            header.is_some_and(|line| header::names_list_columns(line, Some(DELIMITER)).is_some())
-        })
+        .filter(|(_, text)| header::find_header(text, Some(DELIMITER)).is_some())
         .map(|(sheet, text)| SheetList {
             name: format!("{file_name}, sheet \"{sheet}\""),
             text,
