@@ -161,3 +161,51 @@ async fn a_preview_and_the_help_carry_results_json_too() {
         "{help}"
     );
 }
+
+#[tokio::test]
+async fn a_sheet_with_title_rows_above_its_header_is_read_with_its_own_row_numbers() {
+    let f = Fixture::new("answers-titled").await;
+    f.seed_event("titled-event", &f.sender).await;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "Team offsite: guests").unwrap();
+    sheet
+        .write_string(1, 0, "Exported from the registration desk")
+        .unwrap();
+    for (column, header) in ["uid", "email", "name"].iter().enumerate() {
+        sheet.write_string(3, column as u16, *header).unwrap();
+    }
+    for (row, email) in [(4, "ann@example.com"), (5, "not-an-address")] {
+        sheet.write_string(row, 0, "titled-event").unwrap();
+        sheet.write_string(row, 1, email).unwrap();
+    }
+    let xlsx = book.save_to_buffer().unwrap();
+    let raw = email_with_attachment(
+        &ses_headers(&f.sender),
+        &f.sender,
+        "guests",
+        "guests.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        &xlsx,
+    );
+
+    let response = f.run_email(raw).await;
+
+    assert!(failed_ids(&response).is_empty());
+    assert_eq!(
+        invited(&f.published()),
+        [("titled-event".to_string(), "ann@example.com".to_string())]
+    );
+    let emails = f.emails();
+    assert_eq!(emails.len(), 1);
+    let results = results_of(&emails[0]);
+    let rows = results["rows_not_sent"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["row"], 6, "the sheet's own row number");
+    assert_eq!(rows[0]["list"], "guests.xlsx, sheet \"Sheet1\"");
+    let (text, _) = bodies(&emails[0]);
+    assert!(
+        text.contains("guests.xlsx, sheet \"Sheet1\", row 6"),
+        "{text}"
+    );
+}
