@@ -301,8 +301,10 @@ fn format_help(problem: &str) -> Summary {
             "Your bulk invite request could not be processed: {problem}."
         )),
         Block::Paragraph(
-            "Send the list as a CSV file (comma, semicolon or tab separated), an .xlsx or .ods \
-             spreadsheet, or pasted into the message itself; its first line is the header"
+            "Send the list in any of these forms: a CSV file (comma, semicolon or tab \
+             separated), an .xlsx or .ods spreadsheet (every sheet with a header is read), or \
+             pasted into the message itself. Its header row, which may sit below a title or a \
+             note (within the first 20 lines), is"
                 .into(),
         ),
         Block::Preformatted(EXPECTED_HEADER.into()),
