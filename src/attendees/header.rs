@@ -33,7 +33,8 @@ pub enum ListError {
 }
 
 pub(super) struct Columns {
-    pub(super) uid: usize,
+    /// `None`: the list has no uid column, and every row is for the subject's event.
+    pub(super) uid: Option<usize>,
     pub(super) email: usize,
     name: NameColumns,
 }
@@ -94,14 +95,22 @@ pub const MAX_LINES_ABOVE_HEADER: usize = 20;
 /// Where a list's header is: the first of its first [`MAX_LINES_ABOVE_HEADER`] non-empty lines
 /// that names a uid and an email column, as its byte offset and delimiter. Lines above it are
 /// not the list's; rows below keep their own line numbers. `None` when no such line is there.
-pub fn find_header(text: &str, known: Option<u8>) -> Option<(usize, u8)> {
+///
+/// With `uid_from_subject` (the subject names the list's event), a line naming an email column
+/// is enough.
+pub fn find_header(text: &str, known: Option<u8>, uid_from_subject: bool) -> Option<(usize, u8)> {
     let mut offset = 0;
     let mut seen = 0;
     for line in text.split_inclusive('\n') {
         let content = line.trim();
         // A spreadsheet's empty row reads as a line of delimiters: not a line of the list.
         if !content.trim_matches([',', ';', '\t', '"', ' ']).is_empty() {
-            if let Some(delimiter) = names_list_columns(content, known) {
+            let header = if uid_from_subject {
+                names_email_column(content, known)
+            } else {
+                names_list_columns(content, known)
+            };
+            if let Some(delimiter) = header {
                 return Some((offset, delimiter));
             }
             seen += 1;
@@ -124,8 +133,18 @@ pub fn names_list_columns(line: &str, known: Option<u8>) -> Option<u8> {
     (has("uid") && has("email")).then_some(delimiter)
 }
 
+/// The delimiter of `line` when it names an email column (a list whose event the subject
+/// names needs no uid column).
+pub fn names_email_column(line: &str, known: Option<u8>) -> Option<u8> {
+    let delimiter = known.unwrap_or_else(|| detect_delimiter(line));
+    let mut names = line.split(delimiter as char).map(column_name);
+    names.any(|name| name == "email").then_some(delimiter)
+}
+
 impl Columns {
-    pub(super) fn find(header: &Record<'_>) -> Result<Self, ListError> {
+    /// The columns `header` names. Without a uid column the list is refused, unless
+    /// `uid_from_subject`: then every row is for the subject's event.
+    pub(super) fn find(header: &Record<'_>, uid_from_subject: bool) -> Result<Self, ListError> {
         let names: Vec<String> = header.iter().map(column_name).collect();
         let position = |wanted: &str| names.iter().position(|name| name == wanted);
         let (uid, email) = (position("uid"), position("email"));
@@ -139,7 +158,9 @@ impl Columns {
             (None, first, last) => NameColumns::Split { first, last },
         };
         match (uid, email) {
-            (Some(uid), Some(email)) => Ok(Self { uid, email, name }),
+            (uid, Some(email)) if uid.is_some() || uid_from_subject => {
+                Ok(Self { uid, email, name })
+            }
             _ => {
                 let missing = [("uid", uid), ("email", email)]
                     .into_iter()

@@ -16,6 +16,7 @@
 use std::time::Instant;
 
 use super::budget::Budget;
+use super::header;
 use super::outcome::FileOutcome;
 use super::rows::{self, Attendees, ListRules};
 use super::sheets::{self, SheetError, SheetKind};
@@ -76,6 +77,22 @@ pub enum NoList {
     OutOfTime,
 }
 
+/// True when a list may want the event the subject names: a CSV file or pasted list whose
+/// header names an email column and no uid column, or a spreadsheet (its header is known only
+/// once it is read).
+pub fn may_want_subject_event(sources: &[ListSource]) -> bool {
+    sources.iter().any(|source| match source {
+        ListSource::Csv { text, .. } => {
+            header::find_header(text, None, false).is_none()
+                && header::find_header(text, None, true).is_some()
+        }
+        ListSource::Body { text, delimiter } => {
+            header::find_header(text, Some(*delimiter), false).is_none()
+        }
+        ListSource::Sheet { .. } => true,
+    })
+}
+
 /// Most unusable lists the help email names one by one.
 const MAX_NAMED_PROBLEMS: usize = 10;
 
@@ -97,7 +114,8 @@ pub fn read(sources: Vec<ListSource>, rules: &ListRules, until: Instant) -> Resu
             }
             ListSource::Sheet { name, kind, bytes } => {
                 let name = name.unwrap_or_else(|| "spreadsheet".to_string());
-                match sheets::read(&bytes, &name, kind, &mut budget) {
+                let from_subject = rules.event.is_some();
+                match sheets::read(&bytes, &name, kind, &mut budget, from_subject) {
                     Ok(read) => sheets_read.extend(
                         read.into_iter()
                             .map(|list| (Some(list.name), list.text, Some(sheets::DELIMITER))),

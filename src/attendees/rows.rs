@@ -67,12 +67,15 @@ pub struct Attendees {
 }
 
 /// What the row rules may be told by the configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListRules {
     /// Data rows read per request (`MAX_ROWS`); later rows are counted, not checked.
     pub max_rows: usize,
     /// Reject addresses whose domain looks misspelt (`TYPO_CHECK`, on unless `off`).
     pub typo_check: bool,
+    /// The event the request's subject names: a list with an email column and no uid column
+    /// is for it. `None`: every list needs a uid column.
+    pub event: Option<EventUid>,
 }
 
 impl ListRules {
@@ -81,6 +84,7 @@ impl ListRules {
         Self {
             max_rows,
             typo_check: true,
+            event: None,
         }
     }
 }
@@ -101,7 +105,7 @@ pub fn parse_files<'a>(
         let name = name.map_or_else(|| format!("attachment {}", index + 1), str::to_string);
         let left = ListRules {
             max_rows: max_rows.saturating_sub(rows_read),
-            ..*rules
+            ..rules.clone()
         };
         match parse_file(text, delimiter, index, &left) {
             Ok(file) => {
@@ -147,12 +151,13 @@ fn parse_file(
     let max_rows = rules.max_rows;
     // The header may sit below a title or a report's lines; without one, the first line is
     // taken as the header, and its error is the list's.
-    let (header_at, delimiter) = find_header(text, delimiter)
+    let from_subject = rules.event.is_some();
+    let (header_at, delimiter) = find_header(text, delimiter, from_subject)
         .unwrap_or_else(|| (0, delimiter.unwrap_or_else(|| detect_delimiter(text))));
     let mut records = Records::new(&text[header_at..], delimiter);
     let columns = match records.next_record() {
         Some((_, header)) if !header.fits() => return Err(ListError::HeaderTooLong),
-        Some((_, header)) if !header.is_blank() => Columns::find(&header)?,
+        Some((_, header)) if !header.is_blank() => Columns::find(&header, from_subject)?,
         _ => return Err(ListError::Empty),
     };
 
@@ -193,9 +198,10 @@ fn parse_file(
         let outcome = check_row(row, &record, &columns, &mut uids, &mut typos, rules);
         match outcome {
             Ok(candidate) => attendees.candidates.push(candidate),
-            Err(reason) => attendees
-                .rejected
-                .push(rejected(row, &record, &columns, reason)),
+            Err(reason) => {
+                let rejected = rejected(row, &record, &columns, rules.event.as_ref(), reason);
+                attendees.rejected.push(rejected)
+            }
         }
     }
     Ok(attendees)
@@ -291,7 +297,10 @@ fn check_row(
     // A cell sent back from rejected-rows.csv may carry its formula guard; it is not data.
     let cell = |at: usize| record.get(at).map(strip_formula_guard);
     let field = |at: usize| cell(at).filter(|value| !value.is_empty());
-    let raw_uid = field(columns.uid).ok_or(Reason::MissingField("uid"))?;
+    let raw_uid = match columns.uid {
+        Some(at) => field(at).ok_or(Reason::MissingField("uid"))?,
+        None => rules.event.as_ref().map_or("", EventUid::as_str),
+    };
     let raw_email = field(columns.email).ok_or(Reason::MissingField("email"))?;
     let raw_name = columns.name(record);
     let raw_name = raw_name.as_ref();
@@ -340,6 +349,7 @@ fn rejected(
     row: RowPosition,
     record: &Record<'_>,
     columns: &Columns,
+    event: Option<&EventUid>,
     reason: Reason,
 ) -> RejectedRow {
     // What the summary and rejected-rows.csv show: no control characters, no guard, clipped.
@@ -349,7 +359,10 @@ fn rejected(
     };
     RejectedRow {
         row,
-        uid: value(columns.uid, MAX_UID_CHARS).to_lowercase(),
+        uid: match columns.uid {
+            Some(at) => value(at, MAX_UID_CHARS).to_lowercase(),
+            None => event.map_or_else(String::new, |uid| uid.to_string()),
+        },
         email: value(columns.email, MAX_EMAIL_CHARS),
         name: clip(&without_controls(&columns.name(record)), MAX_NAME_CHARS),
         reason,
@@ -434,6 +447,7 @@ mod tests {
         let off = ListRules {
             max_rows: usize::MAX,
             typo_check: false,
+            event: None,
         };
         let (got, _) = parse_files([(text, None, None)], &off);
         assert_eq!(got.candidates.len(), 4);
@@ -748,6 +762,24 @@ ev1,bad
         let mut near: String = (1..=19).map(|i| format!("note {i}\n")).collect();
         near.push_str("uid,email\nev1,ann@example.com\n");
         assert_eq!(parse(&near).unwrap().candidates[0].row.line, 21);
+    }
+
+    #[test]
+    fn a_list_without_a_uid_column_is_for_the_subjects_event() {
+        let text = "Email,Name\nann@example.com,Ann\nbad,Bo\n";
+        assert_eq!(parse(text), Err(ListError::MissingColumns(vec!["uid"])));
+        let rules = ListRules {
+            event: Some(EventUid::parse("team-offsite-2026").unwrap()),
+            ..ListRules::with_max_rows(100)
+        };
+        let (got, files) = parse_files([(text, None, None)], &rules);
+        assert_eq!(files[0].error, None);
+        assert_eq!(got.candidates[0].uid.as_str(), "team-offsite-2026");
+        assert_eq!(
+            got.rejected[0].uid, "team-offsite-2026",
+            "the summary names its event"
+        );
+        assert_eq!(reasons(&got), [(3, Reason::InvalidEmail)]);
     }
 
     #[test]

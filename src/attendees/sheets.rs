@@ -111,6 +111,7 @@ pub fn read(
     file_name: &str,
     kind: SheetKind,
     budget: &mut Budget,
+    uid_from_subject: bool,
 ) -> Result<Vec<SheetList>, SheetError> {
     budget.check_time()?;
     let sheets = match kind {
@@ -128,7 +129,7 @@ pub fn read(
     };
     let lists: Vec<SheetList> = sheets
         .into_iter()
-        .filter(|(_, text)| header::find_header(text, Some(DELIMITER)).is_some())
+        .filter(|(_, text)| header::find_header(text, Some(DELIMITER), uid_from_subject).is_some())
         .map(|(sheet, text)| SheetList {
             name: format!("{file_name}, sheet \"{sheet}\""),
             text,
@@ -386,7 +387,7 @@ pub(crate) mod tests {
         assert!(bomb.len() < 1024 * 1024, "{}", bomb.len());
         for kind in [SheetKind::Xlsx, SheetKind::Ods] {
             assert_eq!(
-                read(&bomb, "bomb", kind, &mut budget()),
+                read(&bomb, "bomb", kind, &mut budget(), false),
                 Err(SheetError::TooLarge("more than 64 MB of data inside"))
             );
         }
@@ -500,7 +501,7 @@ pub(crate) mod tests {
             &[],
             &["12345", "bob@example.com"],
         ]);
-        let lists = read(&xlsx, "export.xlsx", SheetKind::Xlsx, &mut budget());
+        let lists = read(&xlsx, "export.xlsx", SheetKind::Xlsx, &mut budget(), false);
         assert_eq!(
             lists,
             Ok(vec![SheetList {
@@ -516,10 +517,10 @@ pub(crate) mod tests {
         // Enough for one workbook's text, not for two.
         let mut budget = budget();
         budget.text_bytes = 60;
-        assert!(read(&xlsx, "a.xlsx", SheetKind::Xlsx, &mut budget).is_ok());
+        assert!(read(&xlsx, "a.xlsx", SheetKind::Xlsx, &mut budget, false).is_ok());
         assert!(budget.text_bytes < 30, "{}", budget.text_bytes);
         assert_eq!(
-            read(&xlsx, "b.xlsx", SheetKind::Xlsx, &mut budget),
+            read(&xlsx, "b.xlsx", SheetKind::Xlsx, &mut budget, false),
             Err(SheetError::TooLarge("more than 64 MB of text"))
         );
     }
@@ -594,7 +595,7 @@ pub(crate) mod tests {
                 "<sst {MAIN} uniqueCount=\"{declared}\"><si><t>x</t></si></sst>"
             ));
             assert_eq!(
-                read(&xlsx, "guests.xlsx", SheetKind::Xlsx, &mut budget()),
+                read(&xlsx, "guests.xlsx", SheetKind::Xlsx, &mut budget(), false),
                 Err(SheetError::TooLarge("more than 1,000,000 shared strings")),
                 "{declared}"
             );
@@ -606,7 +607,7 @@ pub(crate) mod tests {
         let strings = "<si><t/></si>".repeat(1_000_001);
         let xlsx = one_sheet_with_shared_strings(&format!("<sst {MAIN}>{strings}</sst>"));
         assert_eq!(
-            read(&xlsx, "guests.xlsx", SheetKind::Xlsx, &mut budget()),
+            read(&xlsx, "guests.xlsx", SheetKind::Xlsx, &mut budget(), false),
             Err(SheetError::TooLarge("more than 1,000,000 shared strings"))
         );
     }
@@ -617,11 +618,11 @@ pub(crate) mod tests {
         let ole = [&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1][..], &xlsx].concat();
         for kind in [SheetKind::Xlsx, SheetKind::Ods] {
             assert_eq!(
-                read(&ole, "guests.xlsx", kind, &mut budget()),
+                read(&ole, "guests.xlsx", kind, &mut budget(), false),
                 Err(SheetError::Protected)
             );
             assert_eq!(
-                read(b"uid,email\n", "guests.xlsx", kind, &mut budget()),
+                read(b"uid,email\n", "guests.xlsx", kind, &mut budget(), false),
                 Err(SheetError::NotAWorkbook)
             );
         }
@@ -638,13 +639,14 @@ pub(crate) mod tests {
                 &xlsx_with(&many, &relation, &part),
                 "g.xlsx",
                 SheetKind::Xlsx,
-                &mut budget()
+                &mut budget(),
+                false
             ),
             Err(SheetError::TooLarge("more than 100 sheets"))
         );
         let twice = [("A".to_string(), "rId1"), ("B".to_string(), "rId1")];
         assert!(matches!(
-            read(&xlsx_with(&twice, &relation, &part), "g.xlsx", SheetKind::Xlsx, &mut budget()),
+            read(&xlsx_with(&twice, &relation, &part), "g.xlsx", SheetKind::Xlsx, &mut budget(), false),
             Err(SheetError::Unreadable(why)) if why.contains("same part")
         ));
         let once = [("A".to_string(), "rId1")];
@@ -653,7 +655,8 @@ pub(crate) mod tests {
                 &xlsx_with(&once, &relation, &part),
                 "g.xlsx",
                 SheetKind::Xlsx,
-                &mut budget()
+                &mut budget(),
+                false
             )
             .is_ok()
         );
@@ -665,9 +668,9 @@ pub(crate) mod tests {
         let mut budget = budget();
         // Enough for the check and the read of one workbook, not of two.
         budget.xml_bytes = 3_000;
-        assert!(read(&xlsx, "a.xlsx", SheetKind::Xlsx, &mut budget).is_ok());
+        assert!(read(&xlsx, "a.xlsx", SheetKind::Xlsx, &mut budget, false).is_ok());
         assert!(matches!(
-            read(&xlsx, "b.xlsx", SheetKind::Xlsx, &mut budget),
+            read(&xlsx, "b.xlsx", SheetKind::Xlsx, &mut budget, false),
             Err(SheetError::TooLarge(_))
         ));
     }
@@ -677,7 +680,7 @@ pub(crate) mod tests {
         let xlsx = minimal_xlsx(&[&["uid", "email"]]);
         let mut spent = Budget::new(Instant::now());
         assert_eq!(
-            read(&xlsx, "a.xlsx", SheetKind::Xlsx, &mut spent),
+            read(&xlsx, "a.xlsx", SheetKind::Xlsx, &mut spent, false),
             Err(SheetError::TooSlow)
         );
     }

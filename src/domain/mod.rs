@@ -43,4 +43,4 @@ pub use name::AttendeeName;
 pub use reason::{Reason, ReasonKind};
 pub use request::{MessageId, RequestRef};
 pub use row::RowPosition;
-pub use uid::{EventUid, InvalidUid};
+pub use uid::{EventUid, InvalidUid, uid_words};

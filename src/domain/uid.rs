@@ -46,9 +46,60 @@ impl EventUid {
     }
 }
 
+/// Most words of a subject looked up as event uids.
+pub const MAX_SUBJECT_UIDS: usize = 20;
+
+/// The words of a subject that may be an event's uid (`Invites for team-offsite-2026`,
+/// `[team-offsite-2026] guests`): 3 to 128 characters of letters, digits, `-`, `_` or `.`,
+/// with at least one digit, `-` or `_` (so `Invites` and `for` are not), lowercased, each once,
+/// at most [`MAX_SUBJECT_UIDS`].
+pub fn uid_words(subject: &str) -> Vec<EventUid> {
+    let mut words: Vec<EventUid> = Vec::new();
+    let separators = |c: char| c.is_whitespace() || "[](){}<>\"',:;!?/|".contains(c);
+    for word in subject.split(separators) {
+        let word = word.trim_matches('.');
+        let shaped = (3..=128).contains(&word.len())
+            && word
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && word
+                .chars()
+                .any(|c| c.is_ascii_digit() || matches!(c, '-' | '_'));
+        if let Ok(uid) = EventUid::parse(word)
+            && shaped
+            && !words.contains(&uid)
+        {
+            words.push(uid);
+            if words.len() == MAX_SUBJECT_UIDS {
+                break;
+            }
+        }
+    }
+    words
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uid_shaped_words_of_a_subject_are_found() {
+        let words = |subject: &str| -> Vec<String> {
+            uid_words(subject).iter().map(|u| u.to_string()).collect()
+        };
+        assert_eq!(
+            words("Invites for team-offsite-2026"),
+            ["team-offsite-2026"]
+        );
+        assert_eq!(words("[Team-Offsite-2026] guests"), ["team-offsite-2026"]);
+        assert_eq!(
+            words("Re: guests (launch_2026), launch_2026."),
+            ["launch_2026"]
+        );
+        assert!(words("Invites for our offsite").is_empty());
+        assert!(words("").is_empty());
+        assert_eq!(uid_words(&"a-1 ".repeat(10)).len(), 1);
+    }
 
     #[test]
     fn uid_is_trimmed_lowercased_and_non_empty() {

@@ -59,6 +59,10 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, EmailError> {
     let attachments = describe_attachments(&message);
     let preview = message.subject().is_some_and(asks_for_preview);
     let request = RequestRef::new(message.subject(), message.message_id());
+    let subject_uids = message
+        .subject()
+        .map(crate::domain::uid_words)
+        .unwrap_or_default();
     let mut message = message;
     let mut lists = Vec::new();
     let mut spreadsheets = Vec::new();
@@ -66,7 +70,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, EmailError> {
     lists.append(&mut spreadsheets);
     if lists.is_empty()
         && let Some(body) = message.body_text(0)
-        && let Some((list, delimiter)) = list_in_text(&body)
+        && let Some((list, delimiter)) = list_in_text(&body, !subject_uids.is_empty())
     {
         lists.push(ListSource::Body {
             text: list.to_string(),
@@ -105,7 +109,10 @@ pub fn asks_for_preview(subject: &str) -> bool {
 /// column (comma, semicolon or tab separated) to the last line before one with no separator
 /// (a greeting or a signature ends it), with the delimiter its header was found with. `None`
 /// when no line is such a header.
-pub fn list_in_text(text: &str) -> Option<(&str, u8)> {
+///
+/// With `email_only` (the subject may name the list's event), a line naming an email column
+/// is a header too.
+pub fn list_in_text(text: &str, email_only: bool) -> Option<(&str, u8)> {
     let mut offset = 0;
     let mut start = None;
     let mut end = text.len();
@@ -114,7 +121,12 @@ pub fn list_in_text(text: &str) -> Option<(&str, u8)> {
         let content = line.trim();
         match start {
             None => {
-                if let Some(found) = crate::attendees::header::names_list_columns(content, None) {
+                let header = if email_only {
+                    crate::attendees::header::names_email_column(content, None)
+                } else {
+                    crate::attendees::header::names_list_columns(content, None)
+                };
+                if let Some(found) = header {
                     start = Some(offset);
                     delimiter = found;
                 }
@@ -348,16 +360,19 @@ mod tests {
                     ev1,ann@example.com,Ann\r\n\r\nev1,bob@example.com,Bob\r\n\
                     Thanks!\n-- \nJane\n";
         assert_eq!(
-            list_in_text(body),
+            list_in_text(body, false),
             Some((
                 "uid,email,name\r\nev1,ann@example.com,Ann\r\n\r\nev1,bob@example.com,Bob\r\n",
                 b','
             ))
         );
         let semicolons = "Email; UID\nann@example.com; ev1\n";
-        assert_eq!(list_in_text(semicolons), Some((semicolons, b';')));
-        assert_eq!(list_in_text("Hi, see you at the uid event by email"), None);
-        assert_eq!(list_in_text(""), None);
+        assert_eq!(list_in_text(semicolons, false), Some((semicolons, b';')));
+        assert_eq!(
+            list_in_text("Hi, see you at the uid event by email", false),
+            None
+        );
+        assert_eq!(list_in_text("", false), None);
     }
 
     const CSV_EMAIL: &str = "From: \"Org Anizer\" <Org@Example.com>\r\n\

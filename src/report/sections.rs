@@ -315,6 +315,12 @@ fn format_help(problem: &str) -> Summary {
         Block::Paragraph(
             "uid is the event's uid, email the attendee's address; name is optional.".into(),
         ),
+        Block::Paragraph(
+            "Or, for a list of one event, leave out the uid column (a contacts export of email \
+             and name will do) and put the event's uid in the subject, for example \
+             \"Invites for your-event-uid\"."
+                .into(),
+        ),
     ])
 }
 

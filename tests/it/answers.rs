@@ -209,3 +209,73 @@ async fn a_sheet_with_title_rows_above_its_header_is_read_with_its_own_row_numbe
         "{text}"
     );
 }
+
+fn contacts_export(f: &Fixture, subject: &str) -> Vec<u8> {
+    email_with_attachment(
+        &ses_headers(&f.sender),
+        &f.sender,
+        subject,
+        "contacts.csv",
+        "text/csv",
+        b"Email,Name\nann@example.com,Ann\nben@example.com,Ben\n",
+    )
+}
+
+#[tokio::test]
+async fn a_contacts_export_is_for_the_event_the_subject_names() {
+    let f = Fixture::new("answers-subject").await;
+    f.seed_event("subject-event-2026", &f.sender).await;
+    f.seed_event("someone-elses-2026", "other@example.com")
+        .await;
+
+    let response = f
+        .run_email(contacts_export(
+            &f,
+            "Invites for subject-event-2026 (not someone-elses-2026)",
+        ))
+        .await;
+
+    assert!(failed_ids(&response).is_empty());
+    assert_eq!(
+        invited(&f.published()),
+        [
+            (
+                "subject-event-2026".to_string(),
+                "ann@example.com".to_string()
+            ),
+            (
+                "subject-event-2026".to_string(),
+                "ben@example.com".to_string()
+            ),
+        ],
+        "only the sender's own event takes the rows"
+    );
+    let emails = f.emails();
+    assert_eq!(emails.len(), 1);
+    assert_eq!(results_of(&emails[0])["events"][0]["sent"], 2);
+}
+
+#[tokio::test]
+async fn a_contacts_export_without_an_event_in_the_subject_gets_the_help() {
+    let f = Fixture::new("answers-no-subject").await;
+    f.seed_event("named-nowhere-2026", &f.sender).await;
+
+    let response = f
+        .run_email(contacts_export(&f, "Invites for our offsite"))
+        .await;
+
+    assert!(failed_ids(&response).is_empty());
+    assert!(f.published().is_empty());
+    let emails = f.emails();
+    assert_eq!(emails.len(), 1);
+    let (text, _) = bodies(&emails[0]);
+    assert!(
+        text.contains("contacts.csv: the CSV header has no uid column"),
+        "{text}"
+    );
+    assert!(
+        text.contains("put the event's uid in the subject"),
+        "{text}"
+    );
+    assert_eq!(results_of(&emails[0])["outcome"], "no_list");
+}
