@@ -14,6 +14,7 @@ mod close;
 mod invocation;
 mod outcome;
 mod stop;
+mod subject;
 
 pub use invocation::Invocation;
 pub use outcome::{Outcome, Tally};
@@ -29,9 +30,9 @@ use crate::aws::dynamodb::Standing;
 use crate::continuation::Attempt;
 use crate::deadline::{Deadline, TimeBudget};
 use crate::decision::limits::Allowances;
-use crate::decision::plan::{self, LookupKeys, Lookups, Plan, PublishFailure};
+use crate::decision::plan::{self, Lookups, Plan, PublishFailure};
 use crate::delivery::Delivery;
-use crate::domain::{EventUid, RequestRef, SenderEmail, uid_words};
+use crate::domain::{RequestRef, SenderEmail};
 use crate::error::ProcessError;
 use crate::inbound::authenticity;
 use crate::inbound::email::{self, InboundEmail};
@@ -253,39 +254,6 @@ impl<'a> Request<'a> {
             // The invocation's time ran out while reading: no fault of the file.
             Err(NoList::OutOfTime) => Err(ProcessError::DeadlineReached { progressed: false }),
         }
-    }
-
-    /// Step 6, first: the event the subject names (`Invites for team-offsite-2026`), for lists
-    /// with an email column and no uid column. Looked up (one BatchGetItem) only when the subject
-    /// has uid-shaped words and a list may want it; exactly one of them must be the organizer's
-    /// own event, else no list goes without a uid column (the help explains both ways).
-    async fn event_from_subject(
-        &self,
-        sources: &[lists::ListSource],
-    ) -> Result<Option<EventUid>, ProcessError> {
-        let subject = self.answers.subject.as_deref().unwrap_or_default();
-        let words = uid_words(subject);
-        if words.is_empty() || !lists::may_want_subject_event(sources) {
-            return Ok(None);
-        }
-        let keys = LookupKeys {
-            events: words,
-            ..LookupKeys::default()
-        };
-        let lookup = self.app.aws.directory.lookup(&self.sender, keys);
-        let found = (self.time.deadline)
-            .within(self.time.lookups_keep(), lookup)
-            .await
-            .ok_or(ProcessError::DeadlineReached { progressed: false })??;
-        let mut own = found
-            .events
-            .into_iter()
-            .filter(|(_, event)| event.is_owned_by(self.sender.as_str()))
-            .map(|(uid, _)| uid);
-        Ok(match (own.next(), own.next()) {
-            (Some(uid), None) => Some(uid),
-            _ => None,
-        })
     }
 
     /// Steps 7 and 8: look up block records and events (cut off with the lookups' share of the
