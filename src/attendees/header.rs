@@ -105,12 +105,7 @@ pub fn find_header(text: &str, known: Option<u8>, uid_from_subject: bool) -> Opt
         let content = line.trim();
         // A spreadsheet's empty row reads as a line of delimiters: not a line of the list.
         if !content.trim_matches([',', ';', '\t', '"', ' ']).is_empty() {
-            let header = if uid_from_subject {
-                names_email_column(content, known)
-            } else {
-                names_list_columns(content, known)
-            };
-            if let Some(delimiter) = header {
+            if let Some(delimiter) = names_columns(content, known, uid_from_subject) {
                 return Some((offset, delimiter));
             }
             seen += 1;
@@ -123,22 +118,15 @@ pub fn find_header(text: &str, known: Option<u8>, uid_from_subject: bool) -> Opt
     None
 }
 
-/// The delimiter of `line` when it is a list's header (it names a `uid` and an `email` column,
-/// as the row rules read headers); `None` for any other line. `known` is the delimiter when the
-/// source already knows it (a spreadsheet's cells); else it is guessed from the line.
-pub fn names_list_columns(line: &str, known: Option<u8>) -> Option<u8> {
+/// The delimiter of `line` when it is a list's header (it names an email column, and a uid
+/// column unless `uid_from_subject`: the subject names the list's event), as the row rules
+/// read headers; `None` for any other line. `known` is the delimiter when the source already
+/// knows it (a spreadsheet's cells); else it is guessed from the line.
+pub fn names_columns(line: &str, known: Option<u8>, uid_from_subject: bool) -> Option<u8> {
     let delimiter = known.unwrap_or_else(|| detect_delimiter(line));
     let names: Vec<String> = line.split(delimiter as char).map(column_name).collect();
     let has = |wanted: &str| names.iter().any(|name| name == wanted);
-    (has("uid") && has("email")).then_some(delimiter)
-}
-
-/// The delimiter of `line` when it names an email column (a list whose event the subject
-/// names needs no uid column).
-pub fn names_email_column(line: &str, known: Option<u8>) -> Option<u8> {
-    let delimiter = known.unwrap_or_else(|| detect_delimiter(line));
-    let mut names = line.split(delimiter as char).map(column_name);
-    names.any(|name| name == "email").then_some(delimiter)
+    (has("email") && (uid_from_subject || has("uid"))).then_some(delimiter)
 }
 
 impl Columns {

@@ -121,11 +121,7 @@ pub fn list_in_text(text: &str, email_only: bool) -> Option<(&str, u8)> {
         let content = line.trim();
         match start {
             None => {
-                let header = if email_only {
-                    crate::attendees::header::names_email_column(content, None)
-                } else {
-                    crate::attendees::header::names_list_columns(content, None)
-                };
+                let header = crate::attendees::header::names_columns(content, None, email_only);
                 if let Some(found) = header {
                     start = Some(offset);
                     delimiter = found;
