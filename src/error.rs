@@ -475,18 +475,20 @@ mod tests {
         Some(404)
     );
 
+    /// A failed AWS call of `class`.
+    fn aws(class: ErrorClass) -> ProcessError {
+        ProcessError::Aws(AwsError {
+            operation: "X.Y",
+            code: None,
+            status: None,
+            class,
+            message: String::new(),
+            source: None,
+        })
+    }
+
     #[test]
     fn only_a_gone_object_is_acknowledged_among_aws_errors() {
-        let aws = |class| {
-            ProcessError::Aws(AwsError {
-                operation: "X.Y",
-                code: None,
-                status: None,
-                class,
-                message: String::new(),
-                source: None,
-            })
-        };
         assert_eq!(aws(ErrorClass::Transient).fate(), Fate::Retry);
         assert_eq!(aws(ErrorClass::Environment).fate(), Fate::Retry);
         assert!(aws(ErrorClass::Environment).needs_operator());
@@ -496,14 +498,7 @@ mod tests {
 
     #[test]
     fn an_acknowledged_failure_is_one_thing_to_the_log_and_the_metric() {
-        let gone = ProcessError::Aws(AwsError {
-            operation: "S3.GetObject",
-            code: Some("NoSuchKey".into()),
-            status: Some(404),
-            class: ErrorClass::ObjectGone,
-            message: String::new(),
-            source: None,
-        });
+        let gone = aws(ErrorClass::ObjectGone);
         assert_eq!(gone.acknowledged_as(), Some(Acknowledged::NotARequest));
         assert_eq!(
             ProcessError::Email(EmailError::NoSender).acknowledged_as(),
@@ -524,14 +519,7 @@ mod tests {
             ProcessError::HeldElsewhere.ending(),
             ending(Level::WARN, RequestOutcome::Failed)
         );
-        let denied = ProcessError::Aws(AwsError {
-            operation: "SNS.PublishBatch",
-            code: Some("AuthorizationError".into()),
-            status: Some(403),
-            class: ErrorClass::Environment,
-            message: String::new(),
-            source: None,
-        });
+        let denied = aws(ErrorClass::Environment);
         assert_eq!(
             denied.ending(),
             ending(Level::ERROR, RequestOutcome::Failed)
