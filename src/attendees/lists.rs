@@ -310,8 +310,8 @@ mod tests {
             vec![
                 csv("a.csv", "name,phone\nAnn,1\n"),
                 ListSource::Sheet {
-                    name: Some("old.xls".into()),
-                    kind: SheetKind::Unsupported,
+                    name: Some("old.xlsb".into()),
+                    kind: SheetKind::Xlsb,
                     bytes: Vec::new(),
                 },
             ],
@@ -322,7 +322,7 @@ mod tests {
             panic!("{bad:?}")
         };
         assert!(why.starts_with("a.csv: "), "{why}");
-        assert!(why.contains("; old.xls: "), "{why}");
+        assert!(why.contains("; old.xlsb: "), "{why}");
         let many: Vec<ListSource> = (0..12).map(|i| csv(&format!("{i}.csv"), "x\n")).collect();
         let Err(NoList::NoneUsable(why)) = read(many, &rules(), later()) else {
             panic!()

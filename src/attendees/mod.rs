@@ -19,3 +19,4 @@ pub mod rows;
 pub mod sheets;
 pub mod typos;
 pub mod workbook;
+pub mod xls;

@@ -1,4 +1,5 @@
-//! Spreadsheets (`.xlsx` from Excel or Google Sheets, `.ods` from LibreOffice), read with
+//! Spreadsheets (`.xlsx` from Excel or Google Sheets, `.ods` from LibreOffice, `.xls` from
+//! Excel 97-2003 and the registration and accounting systems that still export it), read with
 //! calamine into the same list text a CSV gives, so every row rule, limit and reason applies
 //! unchanged.
 //!
@@ -8,26 +9,32 @@
 //! as `2026-05-01` (with the time when it has one), a whole number without `.0`, a text cell
 //! exactly as typed. Line breaks inside a cell become spaces (a row stays a line).
 //!
-//! Threat: a spreadsheet is a zip of XML, small on the wire and huge inside, that declares
-//! its own sizes. Before calamine sees a workbook, [`super::workbook`] checks that it is a zip,
-//! decompresses every file once into a counter and checks what it declares (files, sheets,
-//! shared strings, an `.ods`'s used area) against limits; every byte of XML any pass reads is
-//! charged to one budget per request, which also holds the time reading may take. Here,
-//! `.xlsx` sheets are streamed cell by cell, and the list text of all the request's
-//! spreadsheets together is refused past [`MAX_TEXT_BYTES`] (millions of empty rows, cells far
-//! to the right, many small attachments). calamine reads through a metered reader that fails
-//! once the time is spent, so a read that would take too long stops with an answer.
+//! The reader is chosen by what the file is, not what it is called: a zip is read as the
+//! `.xlsx` or `.ods` its name says (an `.xlsx` saved as `.xls` is read as `.xlsx`), an OLE
+//! compound file as an `.xls` whatever its name (an `.xlsx` Office encrypted is one too, and
+//! is answered as password-protected).
 //!
-//! `.xls` (Excel 97-2003) and `.xlsb` are not read: calamine gives no way to bound their
-//! memory before building the sheet (one cell at the far corner of an `.xls` makes a
-//! 16-million-cell range). The organizer is asked to save as `.xlsx`, `.ods` or `.csv`.
+//! Threat: a spreadsheet is small on the wire and huge inside, and declares its own sizes.
+//! Before calamine sees a workbook, [`super::workbook`] (zips) or [`super::xls`] (OLE) checks
+//! what it declares against limits and charges every byte any pass reads to one budget per
+//! request, which also holds the time reading may take. Here, `.xlsx` sheets are streamed
+//! cell by cell, and the list text of all the request's spreadsheets together is refused past
+//! [`MAX_TEXT_BYTES`] (millions of empty rows, cells far to the right, many small
+//! attachments). calamine reads through a metered reader that fails once the time is spent,
+//! so a read that would take too long stops with an answer.
+//!
+//! `.xlsb` (Excel's binary workbook) is not read: its records declare counts calamine
+//! trusts, and no guard here bounds them. The organizer is asked to save as `.xlsx`, `.xls`,
+//! `.ods` or `.csv`.
 
 use std::io::Cursor;
 
-use calamine::{DataType, Ods, Reader, Xlsx};
+use std::io::{Read, Seek};
+
+use calamine::{DataType, Ods, Reader, Xls, Xlsx};
 
 use super::budget::{Budget, Metered, read_failed};
-use super::workbook;
+use super::{workbook, xls};
 use crate::attendees::header;
 
 /// Most bytes of list text the spreadsheets of one request may make, all sheets together.
@@ -40,8 +47,10 @@ pub enum SheetKind {
     Xlsx,
     /// OpenDocument (`.ods`): LibreOffice, OpenOffice.
     Ods,
-    /// A spreadsheet format that is not read (`.xls`, `.xlsb`); the organizer is told why.
-    Unsupported,
+    /// Excel 97-2003 (`.xls`): Excel, registration and accounting systems' exports.
+    Xls,
+    /// Excel's binary workbook (`.xlsb`): not read; the organizer is told why.
+    Xlsb,
 }
 
 impl SheetKind {
@@ -55,11 +64,12 @@ impl SheetKind {
             Some(Self::Xlsx)
         } else if name.ends_with(".ods") || subtype == "vnd.oasis.opendocument.spreadsheet" {
             Some(Self::Ods)
-        } else if name.ends_with(".xls")
-            || name.ends_with(".xlsb")
-            || subtype == "vnd.ms-excel.sheet.binary.macroenabled.12"
+        } else if name.ends_with(".xls") {
+            // Not by `vnd.ms-excel`: Windows sends every CSV file with that type.
+            Some(Self::Xls)
+        } else if name.ends_with(".xlsb") || subtype == "vnd.ms-excel.sheet.binary.macroenabled.12"
         {
-            Some(Self::Unsupported)
+            Some(Self::Xlsb)
         } else {
             None
         }
@@ -78,8 +88,8 @@ pub struct SheetList {
 /// Why a spreadsheet cannot be used. Reported to the organizer, never retried.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SheetError {
-    /// `.xls` or `.xlsb`.
-    #[error("this spreadsheet format is not read: save it as .xlsx, .ods or .csv")]
+    /// `.xlsb`.
+    #[error("Excel binary workbooks (.xlsb) are not read: save it as .xlsx, .xls, .ods or .csv")]
     Unsupported,
     /// Larger inside than the limits allow.
     #[error("the spreadsheet is too large to read ({0}): split it, or save it as .csv")]
@@ -87,10 +97,10 @@ pub enum SheetError {
     /// Not a readable workbook (damaged).
     #[error("the spreadsheet could not be read ({0}): save it again as .xlsx, .ods or .csv")]
     Unreadable(String),
-    /// An OLE file: a workbook Office encrypted with a password, or an `.xls` renamed.
+    /// A workbook encrypted with a password (an `.xls`, or an `.xlsx` Office encrypted).
     #[error(
-        "the spreadsheet is password-protected (or an old .xls under a new name): save it \
-         without a password as .xlsx, .ods or .csv"
+        "the spreadsheet is password-protected: save it without a password as .xlsx, .ods or \
+         .csv"
     )]
     Protected,
     /// Does not start as the zip every `.xlsx` and `.ods` is.
@@ -114,13 +124,18 @@ pub fn read(
     uid_from_subject: bool,
 ) -> Result<Vec<SheetList>, SheetError> {
     budget.check_time()?;
-    let sheets = match kind {
-        SheetKind::Unsupported => return Err(SheetError::Unsupported),
-        SheetKind::Xlsx => {
+    let sheets = match Format::of(bytes, kind)? {
+        Format::Xls => {
+            let copy = xls::clean_copy(bytes, budget)?;
+            let mut workbook: Xls<_> =
+                Xls::new(Metered::new(Cursor::new(copy), budget.until())).map_err(read_failed)?;
+            ranges_text(&mut workbook, budget)?
+        }
+        Format::Xlsx => {
             let inventory = workbook::inventory(bytes, budget)?;
             read_xlsx(bytes, &inventory, budget)?
         }
-        SheetKind::Ods => {
+        Format::Ods => {
             let inventory = workbook::inventory(bytes, budget)?;
             let content = inventory.sizes.get("content.xml").copied();
             workbook::check_ods_area(bytes, content, budget)?;
@@ -184,6 +199,19 @@ fn read_ods(
     budget.charge(inventory.total())?;
     let source = Metered::new(Cursor::new(bytes), budget.until());
     let mut workbook: Ods<_> = Ods::new(source).map_err(read_failed)?;
+    ranges_text(&mut workbook, budget)
+}
+
+/// Every sheet of a workbook calamine has read whole (`.ods`, `.xls`), into list text.
+fn ranges_text<RS, W>(
+    workbook: &mut W,
+    budget: &mut Budget,
+) -> Result<Vec<(String, String)>, SheetError>
+where
+    RS: Read + Seek,
+    W: Reader<RS>,
+    W::Error: std::fmt::Display,
+{
     let mut sheets = Vec::new();
     for name in workbook.sheet_names() {
         let range = workbook.worksheet_range(&name).map_err(read_failed)?;
@@ -200,6 +228,28 @@ fn read_ods(
         budget.check_time()?;
     }
     Ok(sheets)
+}
+
+/// What a spreadsheet's bytes are, whatever its name says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Xlsx,
+    Ods,
+    Xls,
+}
+
+impl Format {
+    /// The reader for `bytes`, sent as `kind`: a zip is the `.xlsx` or `.ods` its name says,
+    /// an OLE file an `.xls`; `.xlsb` is not read.
+    fn of(bytes: &[u8], kind: SheetKind) -> Result<Self, SheetError> {
+        match (kind, workbook::signature(bytes)) {
+            (SheetKind::Xlsb, _) => Err(SheetError::Unsupported),
+            (_, Some(workbook::Signature::Ole)) => Ok(Self::Xls),
+            (SheetKind::Ods, Some(workbook::Signature::Zip)) => Ok(Self::Ods),
+            (_, Some(workbook::Signature::Zip)) => Ok(Self::Xlsx),
+            (_, None) => Err(SheetError::NotAWorkbook),
+        }
+    }
 }
 
 /// Sheet cells written as comma-separated lines, one per sheet row, within a byte budget
@@ -334,7 +384,15 @@ pub(crate) mod tests {
         );
         assert_eq!(
             SheetKind::of(Some("old.xls"), "vnd.ms-excel"),
-            Some(SheetKind::Unsupported)
+            Some(SheetKind::Xls)
+        );
+        assert_eq!(
+            SheetKind::of(Some("Export.XLS"), "octet-stream"),
+            Some(SheetKind::Xls)
+        );
+        assert_eq!(
+            SheetKind::of(Some("big.xlsb"), "octet-stream"),
+            Some(SheetKind::Xlsb)
         );
         assert_eq!(SheetKind::of(Some("guests.csv"), "csv"), None);
     }
@@ -616,10 +674,11 @@ pub(crate) mod tests {
     fn an_ole_header_before_a_zip_is_answered_not_probed() {
         let xlsx = minimal_xlsx(&[&["uid", "email"]]);
         let ole = [&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1][..], &xlsx].concat();
-        for kind in [SheetKind::Xlsx, SheetKind::Ods] {
-            assert_eq!(
-                read(&ole, "guests.xlsx", kind, &mut budget(), false),
-                Err(SheetError::Protected)
+        for kind in [SheetKind::Xlsx, SheetKind::Ods, SheetKind::Xls] {
+            let err = read(&ole, "guests.xlsx", kind, &mut budget(), false).unwrap_err();
+            assert!(
+                matches!(&err, SheetError::Unreadable(why) if why.starts_with("not an Excel 97-2003 workbook")),
+                "{err:?}"
             );
             assert_eq!(
                 read(b"uid,email\n", "guests.xlsx", kind, &mut budget(), false),

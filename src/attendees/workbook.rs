@@ -40,14 +40,32 @@ const ZIP: &[u8] = b"PK\x03\x04";
 /// The signature of an OLE compound file: an `.xls`, or an `.xlsx` Office encrypted.
 const OLE: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 
+/// What a workbook's first bytes say it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Signature {
+    /// A zip: `.xlsx`, `.ods`.
+    Zip,
+    /// An OLE compound file: `.xls`, or an `.xlsx` Office encrypted.
+    Ole,
+}
+
+/// The signature `bytes` start with, if any.
+pub(super) fn signature(bytes: &[u8]) -> Option<Signature> {
+    if bytes.starts_with(ZIP) {
+        Some(Signature::Zip)
+    } else if bytes.starts_with(OLE) {
+        Some(Signature::Ole)
+    } else {
+        None
+    }
+}
+
 /// Refuses a file that does not start as the zip it claims to be.
 pub(super) fn check_signature(bytes: &[u8]) -> Result<(), SheetError> {
-    if bytes.starts_with(ZIP) {
-        Ok(())
-    } else if bytes.starts_with(OLE) {
-        Err(SheetError::Protected)
-    } else {
-        Err(SheetError::NotAWorkbook)
+    match signature(bytes) {
+        Some(Signature::Zip) => Ok(()),
+        Some(Signature::Ole) => Err(SheetError::Protected),
+        None => Err(SheetError::NotAWorkbook),
     }
 }
 

@@ -470,7 +470,7 @@ dWlkLGVtYWlsLG5hbWUNCmV2MSxhQGV4YW1wbGUuY29tLEFubg0K\r\n\
         for (headers, kind) in [
             (
                 "Content-Type: application/vnd.ms-excel; name=\"list.xls\"\r\nContent-Transfer-Encoding: base64",
-                SheetKind::Unsupported,
+                SheetKind::Xls,
             ),
             (
                 "Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet; name=\"guests.xlsx\"\r\nContent-Transfer-Encoding: base64",
