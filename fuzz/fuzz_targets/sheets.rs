@@ -2,10 +2,12 @@
 //! panics, never hangs past its time budget, stays within its memory budget (libFuzzer's RSS
 //! limit stops a run that does not), and every row read ends in exactly one outcome.
 //!
-//! The first byte picks the form: odd, the rest is the attachment's bytes as sent (anything,
-//! an OLE header, a truncated zip); even, the rest is split at 0xFF bytes into the files of a
-//! workbook (workbook, relationships, sheet, shared strings, `.ods` content) zipped as a real
-//! client would, so the mutations land in the XML the guards and the library read.
+//! The first byte picks the form. Its low bit: set, the rest is the attachment's bytes as sent
+//! (anything, an OLE header, a truncated zip); clear, the rest is the inside of a workbook
+//! packed as a real client would, so the mutations land in what the guards and the library
+//! read: for `.xlsx` and `.ods`, split at 0xFF bytes into files (workbook, relationships,
+//! sheet, shared strings, `.ods` content) and zipped; for `.xls`, BIFF records written as the
+//! workbook stream of a compound file. The next bits pick the kind the name says.
 #![no_main]
 
 use std::io::Write;
@@ -36,16 +38,35 @@ fn workbook(parts: &[u8]) -> Vec<u8> {
     zip.finish().unwrap().into_inner()
 }
 
+/// `stream` as the workbook stream of a compound file.
+fn compound(stream: &[u8]) -> Vec<u8> {
+    let mut file = cfb::CompoundFile::create_with_version(
+        cfb::Version::V3,
+        std::io::Cursor::new(Vec::new()),
+    )
+    .unwrap();
+    file.create_stream("/Workbook")
+        .unwrap()
+        .write_all(stream)
+        .unwrap();
+    file.flush().unwrap();
+    file.into_inner().into_inner()
+}
+
 fuzz_target!(|input: &[u8]| {
     let Some((&form, rest)) = input.split_first() else {
         return;
     };
-    let bytes = if form % 2 == 1 {
-        rest.to_vec()
-    } else {
-        workbook(rest)
+    let kind = match (form >> 1) % 3 {
+        0 => SheetKind::Xlsx,
+        1 => SheetKind::Ods,
+        _ => SheetKind::Xls,
     };
-    let kind = if form & 2 == 0 { SheetKind::Xlsx } else { SheetKind::Ods };
+    let bytes = match (form % 2, kind) {
+        (1, _) => rest.to_vec(),
+        (_, SheetKind::Xls) => compound(rest),
+        _ => workbook(rest),
+    };
     let started = Instant::now();
     let sheet = ListSource::Sheet {
         name: Some("fuzz.xlsx".into()),

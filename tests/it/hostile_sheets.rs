@@ -217,3 +217,87 @@ async fn sixty_three_mb_of_empty_shared_strings() {
     let workbook = xlsx(1, &sheet_of(0), Some(&shared));
     answered_within_bounds("empty-shared-strings", one("guests.xlsx", XLSX, workbook)).await;
 }
+
+const XLS: &str = "application/vnd.ms-excel";
+
+/// The LibreOffice fixture's workbook stream with `records` added at the end of its last sheet
+/// (which ends the stream, so no sheet moves), in a new compound file.
+fn xls_with(records: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let bytes = std::fs::read("tests/fixtures/sheets/guests-libreoffice.xls").unwrap();
+    let mut file = cfb::CompoundFile::open(Cursor::new(bytes)).unwrap();
+    let mut stream = Vec::new();
+    file.open_stream("/Workbook")
+        .unwrap()
+        .read_to_end(&mut stream)
+        .unwrap();
+    let eof = [0x0A, 0, 0, 0];
+    assert!(stream.ends_with(&eof), "the last sheet ends the stream");
+    stream.truncate(stream.len() - eof.len());
+    stream.extend_from_slice(records);
+    stream.extend_from_slice(&eof);
+    let mut out =
+        cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::new())).unwrap();
+    out.create_stream("/Workbook")
+        .unwrap()
+        .write_all(&stream)
+        .unwrap();
+    out.flush().unwrap();
+    out.into_inner().into_inner()
+}
+
+/// A BIFF record.
+fn biff(typ: u16, data: &[u8]) -> Vec<u8> {
+    [
+        &typ.to_le_bytes()[..],
+        &(data.len() as u16).to_le_bytes(),
+        data,
+    ]
+    .concat()
+}
+
+#[tokio::test]
+async fn an_xls_with_one_number_in_the_far_corner() {
+    // calamine would build a 65,536 x 65,536 rectangle: 137 GB.
+    let number = [
+        &65_535u16.to_le_bytes()[..],
+        &65_535u16.to_le_bytes(),
+        &[0, 0],
+        &1f64.to_le_bytes(),
+    ]
+    .concat();
+    let bomb = xls_with(&biff(0x0203, &number));
+    answered_within_bounds("xls-far-corner", one("guests.xls", XLS, bomb)).await;
+}
+
+#[tokio::test]
+async fn an_xls_of_labels_declaring_65535_characters() {
+    // Each 14-byte record makes calamine reserve 64 KB: 30,000 of them, 1.9 GB.
+    let records: Vec<u8> = (0..30_000u16)
+        .flat_map(|row| {
+            let data = [
+                &row.to_le_bytes()[..],
+                &[9, 0, 0, 0],
+                &u16::MAX.to_le_bytes(),
+                &[0, b'x'],
+            ]
+            .concat();
+            biff(0x0204, &data)
+        })
+        .collect();
+    let bomb = xls_with(&records);
+    answered_within_bounds("xls-declared-labels", one("guests.xls", XLS, bomb)).await;
+}
+
+#[tokio::test]
+async fn an_xls_whose_sector_chains_loop() {
+    // calamine follows a looping directory chain without end, growing as it goes.
+    let mut file = std::fs::read("tests/fixtures/sheets/guests-libreoffice.xls").unwrap();
+    let fat = 512 * (u32::from_le_bytes(file[76..80].try_into().unwrap()) as usize + 1);
+    for (index, entry) in file[fat..fat + 512].chunks_mut(4).enumerate() {
+        if u32::from_le_bytes(entry.try_into().unwrap()) < 0xFFFF_FFFA {
+            entry.copy_from_slice(&(index as u32).to_le_bytes());
+        }
+    }
+    answered_within_bounds("xls-looped-chains", one("guests.xls", XLS, file)).await;
+}

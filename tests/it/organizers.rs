@@ -274,19 +274,28 @@ async fn an_xlsx_written_as_excel_writes_it_is_read_sheet_by_sheet() {
 }
 
 #[tokio::test]
-async fn an_old_xls_workbook_gets_a_clear_answer() {
-    let f = fixture("xls").await;
+async fn an_xls_from_libreoffice_is_read_sheet_by_sheet() {
+    let bytes = std::fs::read("tests/fixtures/sheets/guests-libreoffice.xls").unwrap();
+    run_guests_workbook("xls-lo", "guests.xls", "application/vnd.ms-excel", &bytes).await;
+}
+
+#[tokio::test]
+async fn an_xlsb_workbook_gets_an_answer_naming_it() {
+    let f = fixture("xlsb").await;
     let raw = email_with_file(
         &f.sender,
-        "guests.xls",
-        "application/vnd.ms-excel",
-        b"\xD0\xCF\x11\xE0 not really",
+        "guests.xlsb",
+        "application/vnd.ms-excel.sheet.binary.macroEnabled.12",
+        b"PK\x03\x04 not read",
     );
     assert!(failed_ids(&f.run_email(raw).await).is_empty());
     assert!(f.published().is_empty());
     let (text, _) = bodies(&only_email(&f));
     assert!(
-        text.contains("this spreadsheet format is not read: save it as .xlsx, .ods or .csv"),
+        text.contains(
+            "guests.xlsb: Excel binary workbooks (.xlsb) are not read: save it as .xlsx, .xls, \
+             .ods or .csv"
+        ),
         "{text}"
     );
 }
