@@ -21,6 +21,7 @@ import math
 import os
 import resource
 import statistics
+import struct
 import subprocess
 import sys
 import time
@@ -336,6 +337,104 @@ def ods_case(name):
     return out.getvalue()
 
 
+def biff(typ, data):
+    """One BIFF record."""
+    return struct.pack("<HH", typ, len(data)) + data
+
+
+def xls_stream(rows):
+    """A BIFF8 workbook stream of one sheet "Guests": each row a list of strings, written as
+    shared strings (as Excel writes them)."""
+    strings, index, body = [], {}, [biff(0x0809, struct.pack("<HH", 0x0600, 0x10) + bytes(12))]
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            if text not in index:
+                index[text] = len(strings)
+                strings.append(text)
+            body.append(biff(0x00FD, struct.pack("<HHHI", r, c, 0, index[text])))
+    body.append(biff(0x000A, b""))
+    # The shared strings, compressed (one byte a character), in records of at most 8,224 bytes;
+    # a string's header is never split, its characters are, each part flagged.
+    parts, current = [], bytearray(struct.pack("<II", len(strings), len(strings)))
+    for text in strings:
+        chars = text.encode("latin-1")
+        if 8224 - len(current) < 3:
+            parts.append(current)
+            current = bytearray()
+        current += struct.pack("<HB", len(chars), 0)
+        while chars:
+            take = min(8224 - len(current), len(chars))
+            current += chars[:take]
+            chars = chars[take:]
+            if chars:
+                parts.append(current)
+                current = bytearray(b"\x00")
+    parts.append(current)
+    table = biff(0x00FC, bytes(parts[0])) + b"".join(biff(0x003C, bytes(p)) for p in parts[1:])
+    bof = biff(0x0809, struct.pack("<HH", 0x0600, 0x05) + bytes(12))
+    name = b"Guests"
+    bound_len = len(biff(0x0085, bytes(6 + 2 + len(name))))
+    start = len(bof) + bound_len + len(table) + 4
+    bound = biff(0x0085, struct.pack("<IBBBB", start, 0, 0, len(name), 0) + name)
+    return bof + bound + table + biff(0x000A, b"") + b"".join(body)
+
+
+def compound_file(stream):
+    """`stream` as the `Workbook` stream of an OLE compound file (version 4, 4,096-byte
+    sectors, the stream in regular sectors), as Excel stores an `.xls`."""
+    size, free, end, fat_mark = 4096, 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD
+    stream = stream + bytes(max(0, 4096 - len(stream)))  # under 4,096 bytes goes to a mini stream
+    n = -(-len(stream) // size)
+    fats = 1
+    while fats * 1024 < n + 1 + fats:
+        fats += 1
+    assert fats <= 109, "a DIFAT would be needed"
+    directory = n
+    fat = [i + 1 for i in range(n - 1)] + [end, end] + [fat_mark] * fats
+    fat += [free] * (fats * 1024 - len(fat))
+
+    def entry(name, typ, child, start, length):
+        encoded = (name + "\0").encode("utf-16-le") if name else b""
+        return (encoded.ljust(64, b"\0") + struct.pack("<HBB", len(encoded), typ, 1)
+                + struct.pack("<III", free, free, child) + bytes(16 + 4 + 16)
+                + struct.pack("<IQ", start, length))
+
+    entries = entry("Root Entry", 5, 1, end, 0) + entry("Workbook", 2, free, 0, len(stream))
+    entries += b"".join(entry("", 0, free, 0, 0) for _ in range(30))
+    header = (bytes.fromhex("d0cf11e0a1b11ae1") + bytes(16)
+              + struct.pack("<HHHHH", 0x3E, 4, 0xFFFE, 12, 6) + bytes(6)
+              + struct.pack("<IIIIIIIII", 1, fats, directory, 0, 4096, end, 0, end, 0)
+              + b"".join(struct.pack("<I", directory + 1 + i) for i in range(fats))
+              + struct.pack("<I", free) * (109 - fats))
+    body = stream.ljust(n * size, b"\0") + entries + b"".join(struct.pack("<I", x) for x in fat)
+    return header.ljust(size, b"\0") + body
+
+
+def xls_case(name):
+    """`.xls` workbooks (issue 19): the heaviest honest one, and shapes calamine would build
+    without bound.
+
+    - xls-full-sheet: 65,536 rows (Excel 97's most) of uid, email, name; every row its own uid
+      and an address that is not one, so every row is read and reported and none published.
+    - xls-far-corner: a header, and one number at row 65,536, column 65,536 (calamine: a
+      137 GB rectangle).
+    - xls-declared-labels: 30,000 cells each declaring 65,535 characters and holding one
+      (calamine: 64 KB reserved each, 1.9 GB).
+    """
+    header = ["uid", "email", "name"]
+    if name == "xls-full-sheet":
+        return compound_file(xls_stream([header] + [[f"u{i}", f"x{i}", f"Guest {i}"] for i in range(1, 65_536)]))
+    stream = xls_stream([header])
+    eof = biff(0x000A, b"")
+    if name == "xls-far-corner":
+        extra = biff(0x0203, struct.pack("<HHHd", 65_535, 65_535, 0, 1.0))
+    elif name == "xls-declared-labels":
+        extra = b"".join(biff(0x0204, struct.pack("<HHHHB", r, 9, 0, 65_535, 0) + b"x") for r in range(30_000))
+    else:
+        raise ValueError(name)
+    return compound_file(stream[: -len(eof)] + extra + eof)
+
+
 def email_with_attachment(file_name, content_type, data, copies=1):
     """An email with `data` attached `copies` times (`guests-001.xlsx`, … when more than one)."""
     encoded = base64.encodebytes(data).decode().replace("\n", "\r\n")
@@ -362,6 +461,8 @@ def run_memory(name):
         raw = email_with_attachment(
             "guests.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             spreadsheet_case(name), copies=150 if name == "sheet-150-workbooks" else 1)
+    elif name.startswith("xls-"):
+        raw = email_with_attachment("guests.xls", "application/vnd.ms-excel", xls_case(name))
     elif name.startswith("ods-"):
         raw = email_with_attachment("guests.ods", "application/vnd.oasis.opendocument.spreadsheet", ods_case(name))
     else:
@@ -404,7 +505,8 @@ def main():
     parser.add_argument("--cold-starts", type=int, default=20)
     parser.add_argument("--memory", default="rows,giant-cell,sheet-empty-rows,sheet-shared-strings,sheet-zip-bomb,"
                         "sheet-sst-1e11,sheet-sst-usize-max,sheet-ole-header,ods-escaped-repeats,ods-valued-cells,"
-                        "sheet-3000-sheets,sheet-150-workbooks,sheet-empty-shared-strings",
+                        "sheet-3000-sheets,sheet-150-workbooks,sheet-empty-shared-strings,"
+                        "xls-full-sheet,xls-far-corner,xls-declared-labels",
                         help="memory-bound cases (issue 8); the bound is half of the template's 512 MB")
     parser.add_argument("--out", default=str(ROOT / ".tmp" / "bench" / "results.json"))
     args = parser.parse_args()
