@@ -302,7 +302,7 @@ fn format_help(problem: &str) -> Summary {
         )),
         Block::Paragraph(
             "Send the list in any of these forms: a CSV file (comma, semicolon or tab \
-             separated), an .xlsx or .ods spreadsheet (every sheet with a header is read), or \
+             separated), an .xlsx, .xls or .ods spreadsheet (every sheet with a header is read), or \
              pasted into the message itself. Its header row, which may sit below a title or a \
              note (within the first 20 lines), is"
                 .into(),

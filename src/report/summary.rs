@@ -596,6 +596,15 @@ mod tests {
                 .html()
                 .contains("has no attendee list (no CSV or spreadsheet attached")
         );
+        let help = for_missing_list(&[]).text().replace('\n', " ");
+        for form in [
+            "a CSV file",
+            "an .xlsx, .xls or .ods spreadsheet",
+            "pasted into the message itself",
+            "put the event's uid in the subject",
+        ] {
+            assert!(help.contains(form), "{form:?} in {help}");
+        }
         let found = for_missing_list(&["agenda.pdf (application/pdf)".into()]);
         assert!(
             found
