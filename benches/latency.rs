@@ -6,6 +6,12 @@
 //!
 //! Run through `make bench` (scripts/bench.sh starts moto):
 //! `scripts/moto.sh run .tmp/latency cargo bench --bench latency -- 10000,100000`
+//!
+//! With `--local-sns` (issue 20's million rows), SNS is answered by the test client itself
+//! ([`common::faults::LocalSns`]) after the same latency, so the emulator's one thread is not
+//! what is measured; `MAX_ROWS` is set to the list's size, every invite is checked published
+//! exactly once, and the process's peak RSS is reported (the list generated here is dropped
+//! before the handler runs).
 
 #[path = "../tests/it/common/mod.rs"]
 #[allow(dead_code)]
@@ -42,7 +48,17 @@ fn cpu_time() -> Duration {
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
-async fn run(rows: usize, latency: Duration) -> f64 {
+/// Peak resident memory of this process, in MiB (`VmHWM`).
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+async fn run(rows: usize, latency: Duration, local_sns: bool) -> f64 {
     let mut f = Fixture::new("latency").await;
     for uid in EVENTS {
         f.seed_event(uid, &f.sender).await;
@@ -50,9 +66,15 @@ async fn run(rows: usize, latency: Duration) -> f64 {
     let max_in_flight = f.app.config.max_in_flight;
     let faulty = FaultyClient::around_default(PublishFaults {
         latency,
+        local_sns: local_sns.then(Default::default),
         ..PublishFaults::default()
     });
-    f.configure(|c| c.max_in_flight = max_in_flight);
+    f.configure(|c| {
+        c.max_in_flight = max_in_flight;
+        if local_sns {
+            c.limits.max_rows = rows;
+        }
+    });
     f.route_through(&faulty);
     let mut csv = String::from("uid,email,name\n");
     for i in 0..rows {
@@ -64,6 +86,7 @@ async fn run(rows: usize, latency: Duration) -> f64 {
     let key = format!("bulk_event_invites_email/{}", unique("latency"));
     f.put_email(&key, email_with_csv(&f.sender, csv.as_bytes()))
         .await;
+    drop(csv);
     let event = sqs_event(&[sns_wrapped(&s3_event(&f.bucket, &encode_key(&key)))]);
     let mut context = Context::default();
     context.request_id = unique("bench");
@@ -103,6 +126,18 @@ async fn run(rows: usize, latency: Duration) -> f64 {
         wall.as_secs_f64(),
         cpu.as_secs_f64() * 10_000.0 / rows as f64,
     );
+    if local_sns {
+        let faults = faulty.faults.lock().unwrap();
+        let sns = faults.local_sns.as_ref().unwrap();
+        println!(
+            "rows {rows}: {} invites published, {} distinct, {} repeated, exactly once: {}; peak RSS {:.1} MiB",
+            sns.published,
+            sns.distinct(),
+            sns.repeats,
+            sns.published == rows as u64 && sns.distinct() == rows as u64 && sns.repeats == 0,
+            peak_rss_mib()
+        );
+    }
     wall.as_secs_f64()
 }
 
@@ -121,12 +156,17 @@ fn main() {
         .split(',')
         .filter_map(|s| s.parse().ok())
         .collect();
+    let local_sns = std::env::args().any(|a| a == "--local-sns");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     for rows in sizes {
+        if local_sns {
+            runtime.block_on(run(rows, LATENCY, true));
+            continue;
+        }
         // moto alone (no added latency) shows how much of the wall time is the emulator's own:
         // one Python process answers the 8 concurrent calls one after another.
-        let alone = runtime.block_on(run(rows, Duration::ZERO));
-        let wall = runtime.block_on(run(rows, LATENCY));
+        let alone = runtime.block_on(run(rows, Duration::ZERO, false));
+        let wall = runtime.block_on(run(rows, LATENCY, false));
         println!("rows {rows}: the emulator alone took {alone:.2} s of the {wall:.2} s");
     }
 }

@@ -209,3 +209,33 @@ async fn sustained_sns_throttling_is_waited_out_not_failed() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn sns_answered_locally_counts_each_invite_once() {
+    // The benchmarks' million-row run answers SNS in the test client; this is that client
+    // telling what the function published, checked against the list.
+    let mut f = Fixture::new("local-sns").await;
+    let uids = ["ev-a", "ev-b"];
+    for uid in uids {
+        f.seed_event(uid, &f.sender).await;
+    }
+    let faulty = FaultyClient::around_default(PublishFaults {
+        local_sns: Some(Default::default()),
+        ..PublishFaults::default()
+    });
+    f.route_through(&faulty);
+    let mut csv = csv_rows(1_234, &uids);
+    // The same (uid, email) again: sent once.
+    csv.push_str("ev-a,attendee6@example.com,again\n");
+
+    assert!(failed_ids(&f.run_csv(&csv).await).is_empty());
+
+    let faults = faulty.faults.lock().unwrap();
+    let sns = faults.local_sns.as_ref().unwrap();
+    assert_eq!(
+        (sns.published, sns.distinct(), sns.repeats, sns.unnumbered),
+        (1_234, 1_234, 0, 0)
+    );
+    assert!(f.published().is_empty(), "moto saw no publish");
+    assert_eq!(calls(&f)["SNS.PublishBatch"], 124);
+}

@@ -12,6 +12,9 @@
 //!   own format, for as long as the switch is on.
 //! - Latency: a fixed delay on every call (a real region's 10 to 30 ms), and a separate one on
 //!   `PublishBatch` (sustained throttling, or a call that hangs past the deadline).
+//! - SNS answered here ([`LocalSns`]): every `PublishBatch` entry accepted and counted without
+//!   going to moto, so a benchmark of a million invites measures the function at a real
+//!   region's latency, not the emulator's one Python thread.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -55,6 +58,50 @@ pub struct PublishFaults {
     pub throttle_publishes: usize,
     /// What becomes of every `SendEmail` after moto has taken it (and recorded the email).
     pub ses_after_accept: Option<AfterAccept>,
+    /// When set, `PublishBatch` is answered here (after latency and faults), not by moto.
+    pub local_sns: Option<LocalSns>,
+}
+
+/// Invites SNS would have taken, counted by the attendee number in each message's address
+/// (`attendee<i>@`, the benchmarks' lists): one bit a number, so a million invites cost the
+/// counting process 125 KB, not the messages.
+#[derive(Debug, Default)]
+pub struct LocalSns {
+    /// Entries accepted.
+    pub published: u64,
+    /// Bit `i` is set once an invite for `attendee<i>@` was accepted.
+    pub seen: Vec<u64>,
+    /// Invites accepted for an attendee number already seen.
+    pub repeats: u64,
+    /// Messages without an attendee number.
+    pub unnumbered: u64,
+}
+
+impl LocalSns {
+    fn count(&mut self, message: &str) {
+        self.published += 1;
+        let number = message
+            .split_once("attendee")
+            .and_then(|(_, rest)| rest.split_once('@'))
+            .and_then(|(digits, _)| digits.parse::<usize>().ok());
+        let Some(number) = number else {
+            self.unnumbered += 1;
+            return;
+        };
+        let (word, bit) = (number / 64, 1u64 << (number % 64));
+        if self.seen.len() <= word {
+            self.seen.resize(word + 1, 0);
+        }
+        if self.seen[word] & bit != 0 {
+            self.repeats += 1;
+        }
+        self.seen[word] |= bit;
+    }
+
+    /// Distinct attendee numbers invited.
+    pub fn distinct(&self) -> u64 {
+        self.seen.iter().map(|w| u64::from(w.count_ones())).sum()
+    }
 }
 
 /// A `SendEmail` SES took whose answer the function never sees.
@@ -231,41 +278,76 @@ fn decode(value: &str) -> String {
         .into_owned()
 }
 
+/// The entries of a `PublishBatch` form body, in order, as their fields.
+fn publish_entries(body: &str) -> (Vec<String>, Vec<Vec<(String, String)>>) {
+    let prefix = "PublishBatchRequestEntries.member.";
+    let mut common = Vec::new();
+    let mut entries: std::collections::BTreeMap<usize, Vec<(String, String)>> = Default::default();
+    for pair in body.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once('.'))
+        {
+            Some((n, field)) => entries
+                .entry(n.parse().unwrap())
+                .or_default()
+                .push((field.to_string(), value.to_string())),
+            None => common.push(pair.to_string()),
+        }
+    }
+    (common, entries.into_values().collect())
+}
+
+/// One decoded field of a `PublishBatch` entry.
+fn field(fields: &[(String, String)], name: &str) -> String {
+    fields
+        .iter()
+        .find(|(f, _)| f == name)
+        .map(|(_, v)| decode(v))
+        .unwrap_or_default()
+}
+
 impl FaultyConnector {
+    /// SNS's answer to a `PublishBatch`, every entry accepted, when [`LocalSns`] is on.
+    fn answer_locally(&self, body: &str) -> Option<HttpResponse> {
+        if !body.starts_with("Action=PublishBatch&") {
+            return None;
+        }
+        let mut faults = self.faults.lock().unwrap();
+        let sns = faults.local_sns.as_mut()?;
+        let (_, entries) = publish_entries(body);
+        let mut successful = String::new();
+        for fields in entries {
+            sns.count(&field(&fields, "Message"));
+            let id = field(&fields, "Id");
+            successful.push_str(&format!(
+                "<member><Id>{id}</Id><MessageId>local-{}</MessageId></member>",
+                sns.published
+            ));
+        }
+        let xml = format!(
+            "<PublishBatchResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><PublishBatchResult>\
+             <Successful>{successful}</Successful><Failed/></PublishBatchResult>\
+             <ResponseMetadata><RequestId>local</RequestId></ResponseMetadata></PublishBatchResponse>"
+        );
+        let mut response = HttpResponse::new(200u16.try_into().unwrap(), SdkBody::from(xml));
+        response.headers_mut().insert("content-type", "text/xml");
+        Some(response)
+    }
+
     /// Splits a `PublishBatch` form body into kept pairs (entries renumbered) and withheld entries.
     fn rewrite(&self, body: &str) -> Option<(String, Vec<Withheld>, usize)> {
         if !body.starts_with("Action=PublishBatch&") {
             return None;
         }
         let prefix = "PublishBatchRequestEntries.member.";
-        let mut common = Vec::new();
-        let mut entries: std::collections::BTreeMap<usize, Vec<(String, String)>> =
-            Default::default();
-        for pair in body.split('&') {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            match key
-                .strip_prefix(prefix)
-                .and_then(|rest| rest.split_once('.'))
-            {
-                Some((n, field)) => entries
-                    .entry(n.parse().unwrap())
-                    .or_default()
-                    .push((field.to_string(), value.to_string())),
-                None => common.push(pair.to_string()),
-            }
-        }
+        let (common, entries) = publish_entries(body);
         let mut faults = self.faults.lock().unwrap();
         let mut kept = Vec::new();
         let mut withheld = Vec::new();
-        for (position, fields) in entries.into_values().enumerate() {
-            let field = |name: &str| {
-                fields
-                    .iter()
-                    .find(|(f, _)| f == name)
-                    .map(|(_, v)| decode(v))
-                    .unwrap_or_default()
-            };
-            let (id, message) = (field("Id"), field("Message"));
+        for (position, fields) in entries.into_iter().enumerate() {
+            let (id, message) = (field(&fields, "Id"), field(&fields, "Message"));
             if faults
                 .reject_containing
                 .iter()
@@ -407,6 +489,9 @@ impl FaultyConnector {
                 });
             }
             None => {}
+        }
+        if let Some(response) = self.answer_locally(&body) {
+            return HttpConnectorFuture::ready(Ok(response));
         }
         let Some((new_body, withheld, kept)) = self.rewrite(&body) else {
             return self.inner.call(request);
