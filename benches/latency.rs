@@ -19,16 +19,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::faults::{FaultyClient, PublishFaults};
+use common::faults::{FaultyClient, LocalSns, PublishFaults};
 use common::*;
 use lambda_runtime::{Context, LambdaEvent};
 
 const LATENCY: Duration = Duration::from_millis(25);
-const EVENTS: [&str; 3] = [
-    "team-offsite-2026",
-    "product-launch-2026",
-    "customer-summit-2026",
-];
+const EVENTS: [&str; 3] = ["e1", "e2", "e3"];
 
 /// User and system CPU time of this process, from /proc (clock ticks of 10 ms).
 fn cpu_time() -> Duration {
@@ -66,7 +62,10 @@ async fn run(rows: usize, latency: Duration, local_sns: bool) -> f64 {
     let max_in_flight = f.app.config.max_in_flight;
     let faulty = FaultyClient::around_default(PublishFaults {
         latency,
-        local_sns: local_sns.then(Default::default),
+        local_sns: local_sns.then(|| LocalSns {
+            marker: "g",
+            ..LocalSns::default()
+        }),
         ..PublishFaults::default()
     });
     f.configure(|c| {
@@ -76,12 +75,22 @@ async fn run(rows: usize, latency: Duration, local_sns: bool) -> f64 {
         }
     });
     f.route_through(&faulty);
-    let mut csv = String::from("uid,email,name\n");
+    let mut csv = String::from(if local_sns {
+        "uid,email\n"
+    } else {
+        "uid,email,name\n"
+    });
     for i in 0..rows {
-        csv.push_str(&format!(
-            "{},attendee{i}@example.com,Attendee {i}\n",
-            EVENTS[i % 3]
-        ));
+        if local_sns {
+            // Short rows, as a list manager's export of a million addresses is: the whole
+            // list must fit one stored email of at most 40 MiB after base64.
+            csv.push_str(&format!("{},g{i}@example.com\n", EVENTS[i % 3]));
+        } else {
+            csv.push_str(&format!(
+                "{},attendee{i}@example.com,Attendee {i}\n",
+                EVENTS[i % 3]
+            ));
+        }
     }
     let key = format!("bulk_event_invites_email/{}", unique("latency"));
     f.put_email(&key, email_with_csv(&f.sender, csv.as_bytes()))
@@ -96,6 +105,9 @@ async fn run(rows: usize, latency: Duration, local_sns: bool) -> f64 {
         .as_millis() as u64
         + 900_000;
 
+    // The peak from here on is the handler's: building the list above is not (Linux resets
+    // VmHWM when 5 is written to clear_refs).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
     let (cpu_before, started) = (cpu_time(), Instant::now());
     let response = bulk_invites::handler::handle(&f.app, LambdaEvent::new(event, context))
         .await

@@ -100,26 +100,26 @@ impl Directory {
 
     /// Fetches the block records and events for the lookup keys, in batches of 100 keys.
     ///
-    /// Takes the keys by value and builds each batch's request only when it is sent, so a
-    /// large request never holds every DynamoDB key at once.
+    /// Each batch's request is built only when it is sent, so a large request never holds
+    /// every DynamoDB key at once.
     pub async fn lookup(
         &self,
         sender: &SenderEmail,
-        keys: LookupKeys,
+        keys: LookupKeys<'_>,
     ) -> Result<Lookups, AwsError> {
         let block_key =
             |email: &str| item_key(format!("attendee#{email}"), format!("block#{sender}"));
         let event_key = |uid: &EventUid| item_key(format!("event#{uid}"), format!("event#{uid}"));
         // Every form an attendee's block record may be keyed by, in one stream of 100-key calls.
-        let forms: Vec<&str> = keys
+        let forms = keys
             .attendees
             .iter()
-            .map(AttendeeEmail::as_str)
+            .map(|email| email.as_str())
             .chain(keys.other_forms.iter().map(String::as_str))
-            .collect();
+            .map(block_key);
         let (block_items, event_items) = futures::try_join!(
-            self.batch_get(&forms, |form: &&str| block_key(form), Some("pk")),
-            self.batch_get(&keys.events, event_key, None),
+            self.batch_get(forms, Some("pk")),
+            self.batch_get(keys.events.iter().map(event_key), None),
         )?;
 
         let blocked = block_items
@@ -137,16 +137,20 @@ impl Directory {
         Ok(Lookups { blocked, events })
     }
 
-    /// Gets the items for `ids`, 100 keys a call, up to `max_in_flight` calls at once.
-    async fn batch_get<T>(
+    /// Gets the items for `keys`, 100 keys a call, up to `max_in_flight` calls at once; a
+    /// call's keys are taken from the iterator when it is about to be sent.
+    async fn batch_get(
         &self,
-        ids: &[T],
-        to_key: impl Fn(&T) -> Item,
+        keys: impl Iterator<Item = Item> + Send,
         projection: Option<&str>,
     ) -> Result<Vec<Item>, AwsError> {
-        let to_key = &to_key;
-        let pages: Vec<Vec<Item>> = stream::iter(ids.chunks(BATCH_GET_KEYS))
-            .map(|chunk| self.batch_get_chunk(chunk.iter().map(to_key).collect(), projection))
+        let mut keys = keys.peekable();
+        let chunks = std::iter::from_fn(move || {
+            keys.peek()?;
+            Some(keys.by_ref().take(BATCH_GET_KEYS).collect::<Vec<Item>>())
+        });
+        let pages: Vec<Vec<Item>> = stream::iter(chunks)
+            .map(|chunk| self.batch_get_chunk(chunk, projection))
             .buffer_unordered(self.max_in_flight)
             .try_collect()
             .await?;

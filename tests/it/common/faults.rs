@@ -63,13 +63,15 @@ pub struct PublishFaults {
 }
 
 /// Invites SNS would have taken, counted by the attendee number in each message's address
-/// (`attendee<i>@`, the benchmarks' lists): one bit a number, so a million invites cost the
-/// counting process 125 KB, not the messages.
-#[derive(Debug, Default)]
+/// (`<marker><number>@`, `attendee7@example.com` by default, the benchmarks' lists): one bit a
+/// number, so a million invites cost the counting process 125 KB, not the messages.
+#[derive(Debug)]
 pub struct LocalSns {
+    /// What comes before the number in an attendee's address.
+    pub marker: &'static str,
     /// Entries accepted.
     pub published: u64,
-    /// Bit `i` is set once an invite for `attendee<i>@` was accepted.
+    /// Bit `i` is set once an invite for attendee number `i` was accepted.
     pub seen: Vec<u64>,
     /// Invites accepted for an attendee number already seen.
     pub repeats: u64,
@@ -77,14 +79,34 @@ pub struct LocalSns {
     pub unnumbered: u64,
 }
 
+impl Default for LocalSns {
+    fn default() -> Self {
+        Self {
+            marker: "attendee",
+            published: 0,
+            seen: Vec::new(),
+            repeats: 0,
+            unnumbered: 0,
+        }
+    }
+}
+
 impl LocalSns {
+    /// The attendee number of the first address in `message` written `<marker><digits>@`.
+    fn number(&self, message: &str) -> Option<usize> {
+        message.match_indices('@').find_map(|(at, _)| {
+            let before = &message[..at];
+            let digits = before.len() - before.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+            let start = at - digits;
+            (digits > 0 && message[..start].ends_with(self.marker))
+                .then(|| message[start..at].parse().ok())
+                .flatten()
+        })
+    }
+
     fn count(&mut self, message: &str) {
         self.published += 1;
-        let number = message
-            .split_once("attendee")
-            .and_then(|(_, rest)| rest.split_once('@'))
-            .and_then(|(digits, _)| digits.parse::<usize>().ok());
-        let Some(number) = number else {
+        let Some(number) = self.number(message) else {
             self.unnumbered += 1;
             return;
         };
