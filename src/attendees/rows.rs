@@ -373,6 +373,23 @@ fn rejected(
 mod tests {
     use super::*;
 
+    /// A row held for publishing costs its position, three boxed strings and a shared uid: 72
+    /// bytes, plus the address's and the name's bytes (none for the default name).
+    #[test]
+    fn a_candidate_is_72_bytes_before_its_strings() {
+        assert_eq!(std::mem::size_of::<Candidate>(), 72);
+        let row = parse_file(
+            "uid,email\nev,a@example.com\n",
+            None,
+            0,
+            &ListRules::with_max_rows(9),
+        )
+        .unwrap()
+        .candidates
+        .remove(0);
+        assert_eq!(row.name.as_str(), "customer");
+    }
+
     fn parse(text: &str) -> Result<Attendees, ListError> {
         parse_limited(text, usize::MAX)
     }
