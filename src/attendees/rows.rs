@@ -12,7 +12,7 @@ use hashbrown::hash_table::{Entry, HashTable};
 
 use crate::attendees::cells::{clip, strip_formula_guard, without_controls};
 use crate::attendees::header::{Columns, ListError, detect_delimiter, find_header};
-use crate::attendees::outcome::{FileOutcome, OverLimit, RejectedRow};
+use crate::attendees::outcome::{FileOutcome, OverLimit, RejectedRow, Unlisted};
 use crate::attendees::records::{LineCounter, Record, Records};
 use crate::attendees::typos;
 use crate::domain::{AttendeeEmail, AttendeeName, EventUid, InvalidUid};
@@ -60,8 +60,11 @@ impl Candidate {
 pub struct Attendees {
     /// Valid, distinct `(uid, email)` rows in file order.
     pub candidates: Vec<Candidate>,
-    /// Rows rejected by the row rules, in file order.
+    /// Rows rejected by the row rules, in file order: the first
+    /// [`crate::attendees::outcome::MAX_KEPT_REJECTED`].
     pub rejected: Vec<RejectedRow>,
+    /// Rows rejected past those: counted.
+    pub unlisted: Unlisted,
     /// Rows past `MAX_ROWS`: counted only.
     pub over_limit: OverLimit,
 }
@@ -109,8 +112,10 @@ pub fn parse_files<'a>(
         };
         match parse_file(text, delimiter, index, &left) {
             Ok(file) => {
-                let rows =
-                    file.candidates.len() + file.rejected.len() + file.over_limit.rows as usize;
+                let rows = file.candidates.len()
+                    + file.rejected.len()
+                    + file.unlisted.rows as usize
+                    + file.over_limit.rows as usize;
                 rows_read += rows;
                 // The first file's lists are taken whole: copying a large list costs time and,
                 // for a moment, twice the memory.
@@ -119,7 +124,10 @@ pub fn parse_files<'a>(
                     all = file;
                 } else {
                     all.candidates.extend(file.candidates);
-                    all.rejected.extend(file.rejected);
+                    for row in file.rejected {
+                        all.unlisted.keep_or_count(&mut all.rejected, row);
+                    }
+                    all.unlisted.absorb(file.unlisted);
                 }
                 all.over_limit = OverLimit {
                     rows: over_limit,
@@ -167,6 +175,7 @@ fn parse_file(
     let mut attendees = Attendees {
         candidates: Vec::with_capacity(lines_in_file.min(max_rows)),
         rejected: Vec::new(),
+        unlisted: Unlisted::default(),
         over_limit: OverLimit { rows: 0, max_rows },
     };
     let mut uids = UidInterner::default();
@@ -186,13 +195,16 @@ fn parse_file(
             continue;
         }
         if !record.fits() {
-            attendees.rejected.push(RejectedRow {
+            let too_long = RejectedRow {
                 row,
                 uid: String::new(),
                 email: String::new(),
                 name: String::new(),
                 reason: Reason::RowTooLong,
-            });
+            };
+            attendees
+                .unlisted
+                .keep_or_count(&mut attendees.rejected, too_long);
             continue;
         }
         let outcome = check_row(row, &record, &columns, &mut uids, &mut typos, rules);
@@ -200,7 +212,9 @@ fn parse_file(
             Ok(candidate) => attendees.candidates.push(candidate),
             Err(reason) => {
                 let rejected = rejected(row, &record, &columns, rules.event.as_ref(), reason);
-                attendees.rejected.push(rejected)
+                attendees
+                    .unlisted
+                    .keep_or_count(&mut attendees.rejected, rejected)
             }
         }
     }
@@ -235,12 +249,15 @@ fn drop_duplicates(attendees: &mut Attendees) {
     }
     let mut next = duplicates.iter().peekable();
     let mut index = 0;
-    let rejected = &mut attendees.rejected;
+    let (rejected, unlisted) = (&mut attendees.rejected, &mut attendees.unlisted);
     attendees.candidates.retain(|candidate| {
         let keep = match next.peek() {
             Some(&&(at, first_row)) if at == index => {
                 next.next();
-                rejected.push(candidate.rejected(Reason::Duplicate { first_row }));
+                unlisted.keep_or_count(
+                    rejected,
+                    candidate.rejected(Reason::Duplicate { first_row }),
+                );
                 false
             }
             _ => true,

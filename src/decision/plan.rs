@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use crate::attendees::outcome::{OverLimit, RejectedRow};
+use crate::attendees::outcome::{OverLimit, RejectedRow, Unlisted};
 use crate::attendees::rows::{Attendees, Candidate};
 use crate::decision::limits::Allowances;
 use crate::domain::{AttendeeEmail, EventInfo, EventRecord, EventUid, Reason, SenderEmail};
@@ -41,8 +41,11 @@ pub struct Lookups {
 pub struct Plan {
     /// Rows to publish, in file order.
     pub invites: Vec<Candidate>,
-    /// Rows not sent, with their reasons.
+    /// Rows not sent, with their reasons: the first
+    /// [`crate::attendees::outcome::MAX_KEPT_REJECTED`].
     pub rejected: Vec<RejectedRow>,
+    /// Rows not sent past those: counted.
+    pub unlisted: Unlisted,
     /// The event allowances that bound this plan: what a later delivery of the request must
     /// decide with (the ledger keeps them).
     pub allowances: Allowances,
@@ -69,17 +72,18 @@ impl Plan {
             .iter()
             .map(|f| (f.index, f.code.as_str()))
             .collect();
-        let mut rejected = self.rejected;
+        let (mut rejected, mut unlisted) = (self.rejected, self.unlisted);
         let mut sent = Vec::with_capacity(self.invites.len());
         for (index, invite) in self.invites.iter().enumerate() {
             match failed.get(&index) {
-                Some(code) => {
-                    rejected.push(invite.rejected(Reason::PublishFailed(code.to_string())))
-                }
+                Some(code) => unlisted.keep_or_count(
+                    &mut rejected,
+                    invite.rejected(Reason::PublishFailed(code.to_string())),
+                ),
                 None => sent.push(invite.uid.as_str()),
             }
         }
-        let mut report = Report::new(sent, rejected);
+        let mut report = Report::new(sent, rejected, unlisted);
         report.files = asked.named;
         report.lists = asked.lists;
         report.request = asked.request;
@@ -126,6 +130,7 @@ pub fn decide(
     let Attendees {
         mut candidates,
         mut rejected,
+        mut unlisted,
         over_limit,
     } = attendees;
     let allowance_of = |uid: &EventUid, event: &EventRecord| match frozen {
@@ -157,7 +162,7 @@ pub fn decide(
         match verdict {
             Ok(()) => true,
             Err(reason) => {
-                rejected.push(candidate.rejected(reason));
+                unlisted.keep_or_count(&mut rejected, candidate.rejected(reason));
                 false
             }
         }
@@ -170,6 +175,7 @@ pub fn decide(
     let mut plan = Plan {
         invites: candidates,
         rejected,
+        unlisted,
         allowances: Allowances::default(),
         over_limit,
         events: lookups

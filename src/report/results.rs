@@ -136,7 +136,7 @@ pub fn for_report(report: &Report) -> String {
         lists: lists_of(report),
         events,
         rows_not_sent: Vec::new(),
-        truncated: report.by_uid.len() > MAX_EVENTS,
+        truncated: report.by_uid.len() > MAX_EVENTS || report.unlisted.rows > 0,
     };
     let mut budget = MAX_RESULTS_BYTES.saturating_sub(json(&results).len() + 64);
     for row in &report.rejected {
@@ -212,7 +212,7 @@ mod tests {
                 reason: Reason::InvalidEmail,
             })
             .collect();
-        let mut report = Report::new(["ev1", "ev1"], rows);
+        let mut report = Report::new(["ev1", "ev1"], rows, Default::default());
         report.lists = vec![FileOutcome {
             name: "guests.csv".into(),
             rows: 2 + rejected,

@@ -186,15 +186,16 @@ fn lists(report: &Report) -> Option<Block> {
 /// Reasons by how many rows they stopped, most first; then the first [`MAX_LISTED_ROWS`] rows
 /// in that order.
 fn by_reason(report: &Report) -> Vec<Block> {
-    if report.rejected.is_empty() {
+    if report.rejected.is_empty() && report.unlisted.rows == 0 {
         return Vec::new();
     }
     let mut counts: Vec<(ReasonKind, usize)> = Vec::new();
-    for row in &report.rejected {
-        let kind = row.reason.kind();
+    let kept = report.rejected.iter().map(|row| (row.reason.kind(), 1));
+    let counted = (report.unlisted.by_kind.iter()).map(|(kind, n)| (*kind, *n as usize));
+    for (kind, rows) in kept.chain(counted) {
         match counts.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((kind, 1)),
+            Some((_, n)) => *n += rows,
+            None => counts.push((kind, rows)),
         }
     }
     counts.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
@@ -234,18 +235,20 @@ fn by_reason(report: &Report) -> Vec<Block> {
 /// Past [`MAX_LISTED_ROWS`], every row not sent (as many as fit) in [`REJECTED_ROWS_FILE`],
 /// and the lines that say so.
 fn rejected_rows(report: &Report) -> (Option<String>, Vec<Block>) {
-    let unlisted = report.rejected.len().saturating_sub(MAX_LISTED_ROWS);
+    let all = report.rejected.len() + report.unlisted.rows as usize;
+    let unlisted = all.saturating_sub(MAX_LISTED_ROWS);
     if unlisted == 0 {
         return (None, Vec::new());
     }
-    let all = report.rejected.len();
     let (csv, in_file) = rejected_rows_file(report, MAX_ATTACHMENT_BYTES);
     let where_ = if in_file == all {
         format!("All {all} rows not sent are in the attached {REJECTED_ROWS_FILE}")
     } else {
         format!(
             "The first {in_file} of the {all} rows not sent are in the attached \
-             {REJECTED_ROWS_FILE} (the file is kept under 4 MB)"
+             {REJECTED_ROWS_FILE} (the file is kept under 4 MB; past the first {}, rows not \
+             sent are counted, not kept)",
+            crate::attendees::outcome::MAX_KEPT_REJECTED
         )
     };
     let blocks = vec![

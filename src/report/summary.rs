@@ -304,6 +304,7 @@ mod tests {
                     reason: Reason::UnknownEvent,
                 },
             ],
+            Default::default(),
         )
     }
 
@@ -366,6 +367,34 @@ mod tests {
     }
 
     #[test]
+    fn rows_counted_past_the_kept_ones_are_in_every_count_and_said_to_be_cut() {
+        let row = |line| RejectedRow {
+            row: RowPosition::new(0, line),
+            uid: "ev".into(),
+            email: format!("x{line}@example.com"),
+            name: String::new(),
+            reason: Reason::InvalidEmail,
+        };
+        let unlisted = crate::attendees::outcome::Unlisted {
+            rows: 70,
+            by_kind: [(crate::domain::ReasonKind::Blocked, 70)].into(),
+            by_uid: [("ev".to_string(), 70)].into(),
+        };
+        let report = Report::new(["ev"], (2..32).map(row).collect(), unlisted);
+        assert_eq!(report.not_sent(), 100);
+        assert_eq!(report.by_uid["ev"].not_sent, 100);
+        let text = for_report(&report).text().replace('\n', " ");
+        for line in [
+            "70: the attendee blocked invites from you",
+            "30: not a valid email address",
+            "The first 30 of the 100 rows not sent are in the attached rejected-rows.csv",
+            "rows not sent are counted, not kept",
+        ] {
+            assert!(text.contains(line), "{line:?} in {text}");
+        }
+    }
+
+    #[test]
     fn rejected_rows_are_grouped_by_reason_most_first() {
         let row = |line, reason| RejectedRow {
             row: RowPosition::new(0, line),
@@ -381,6 +410,7 @@ mod tests {
                 row(3, Reason::InvalidEmail),
                 row(4, Reason::UnknownEvent),
             ],
+            Default::default(),
         );
         let text = for_report(&report).text();
         assert!(
@@ -515,7 +545,7 @@ mod tests {
                 reason: Reason::Blocked,
             })
             .collect();
-        let summary = for_report(&Report::new([], rows));
+        let summary = for_report(&Report::new([], rows, Default::default()));
         assert!(summary.text().contains("... and 7 more rows not sent."));
         assert_eq!(summary.text().matches(": blocked").count(), MAX_LISTED_ROWS);
         let csv = summary.rejected_rows_csv.expect("all rows attached");
@@ -548,7 +578,7 @@ mod tests {
                 },
             })
             .collect();
-        let mut report = Report::new([], rejected);
+        let mut report = Report::new([], rejected, Default::default());
         report.over_limit = crate::attendees::outcome::OverLimit {
             rows: 1_000_000,
             max_rows: rows as usize,

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::domain::{EventInfo, RequestRef};
 
-use crate::attendees::outcome::{FileOutcome, OverLimit, RejectedRow};
+use crate::attendees::outcome::{FileOutcome, OverLimit, RejectedRow, Unlisted};
 use crate::domain::{Reason, RowPosition};
 
 /// What a report says of the request beyond its rows.
@@ -34,8 +34,11 @@ pub struct UidTally {
 pub struct Report {
     /// Counts per uid, sorted by uid (rows with no uid under the empty string).
     pub by_uid: BTreeMap<String, UidTally>,
-    /// Every row not sent, in file order.
+    /// Every row not sent that was kept, in file order (the first
+    /// [`crate::attendees::outcome::MAX_KEPT_REJECTED`]).
     pub rejected: Vec<RejectedRow>,
+    /// Rows not sent past those: counted, not listed.
+    pub unlisted: Unlisted,
     /// The lists read, when the summary names them (see [`crate::attendees::lists::Lists`]).
     pub files: Vec<FileOutcome>,
     /// Rows past `MAX_ROWS`, not read.
@@ -51,10 +54,11 @@ pub struct Report {
 }
 
 impl Report {
-    /// Builds the tally from the sent uids and the rejected rows.
+    /// Builds the tally from the sent uids, the rejected rows and those only counted.
     pub fn new<'a>(
         sent_uids: impl IntoIterator<Item = &'a str>,
         mut rejected: Vec<RejectedRow>,
+        unlisted: Unlisted,
     ) -> Self {
         let mut by_uid: BTreeMap<String, UidTally> = BTreeMap::new();
         for uid in sent_uids {
@@ -63,10 +67,14 @@ impl Report {
         for row in &rejected {
             by_uid.entry(row.uid.clone()).or_default().not_sent += 1;
         }
+        for (uid, count) in &unlisted.by_uid {
+            by_uid.entry(uid.clone()).or_default().not_sent += *count as usize;
+        }
         rejected.sort_by_key(|row| row.row);
         Self {
             by_uid,
             rejected,
+            unlisted,
             files: Vec::new(),
             lists: Vec::new(),
             request: RequestRef::default(),
@@ -112,6 +120,9 @@ impl Report {
         for row in &self.rejected {
             *counts.entry(row.reason.kind().code()).or_default() += 1;
         }
+        for (kind, count) in &self.unlisted.by_kind {
+            *counts.entry(kind.code()).or_default() += count;
+        }
         if self.over_limit.rows > 0 {
             counts.insert("over_limit", self.over_limit.rows);
         }
@@ -120,7 +131,7 @@ impl Report {
 
     /// Rows not sent in all, those past the row limit included.
     pub fn not_sent(&self) -> usize {
-        self.rejected.len() + self.over_limit.rows as usize
+        self.rejected.len() + self.unlisted.rows as usize + self.over_limit.rows as usize
     }
 }
 
@@ -146,6 +157,7 @@ mod tests {
                 rejected(5, "ev2", Reason::Blocked),
                 rejected(3, "ev3", Reason::UnknownEvent),
             ],
+            Default::default(),
         );
         assert_eq!(
             report.by_uid["ev1"],
