@@ -13,8 +13,10 @@ pub const DEFAULT_REGION: &str = "us-west-2";
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 8;
 /// 40 MiB: what SES can store for one inbound email.
 pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 40 * 1024 * 1024;
-/// The largest request the scale benchmark measured (BENCHMARKS.md).
-pub const DEFAULT_MAX_ROWS: u64 = 100_000;
+/// No limit: every row of any stored email the function accepts (`MAX_OBJECT_BYTES`) is read;
+/// memory is bounded by the object's size, not by a row count (BENCHMARKS.md, issue 20).
+/// `MAX_ROWS` is an operator's cap.
+pub const DEFAULT_MAX_ROWS: u64 = u64::MAX;
 /// Time kept in hand before the Lambda deadline: no new batch starts inside it, batches in
 /// flight get its first half, and the checkpoint, lease release and continuation the second.
 /// 20 s: twice the longest SDK attempt (`ATTEMPT_TIMEOUT_MS`), so a call that has started
@@ -191,9 +193,11 @@ impl Config {
             max_rows: number(
                 "MAX_ROWS",
                 DEFAULT_MAX_ROWS,
-                1..=10_000_000,
-                "a whole number from 1 to 10000000",
-            )? as usize,
+                1..=u64::MAX,
+                "a whole number from 1",
+            )?
+            .try_into()
+            .unwrap_or(usize::MAX),
             deadline_margin: Duration::from_millis(number(
                 "DEADLINE_MARGIN_MS",
                 DEFAULT_DEADLINE_MARGIN_MS,
@@ -343,7 +347,7 @@ mod tests {
             }
         );
         assert_eq!(config.max_in_flight, DEFAULT_MAX_IN_FLIGHT);
-        assert_eq!(config.limits.max_rows, 100_000);
+        assert_eq!(config.limits.max_rows, usize::MAX);
         assert_eq!(config.limits.checkpoint_every, 20);
         assert_eq!(config.limits.deadline_margin, Duration::from_secs(20));
         assert_eq!(

@@ -268,18 +268,28 @@ fn drop_duplicates(attendees: &mut Attendees) {
     rejected.sort_by_key(|row| row.row);
 }
 
+/// Most distinct domains, and distinct uids, a list's caches remember: a list shares a few of
+/// each; one built to have a new one on every row is answered without growing the caches.
+const MAX_CACHED: usize = 10_000;
+
 /// Remembers what [`typos::likely_meant`] said of each domain: a list's addresses share a few
 /// domains, and asking once per domain keeps the check off the per-row cost.
 #[derive(Default)]
 struct TypoCache {
     seen: HashMap<String, Option<String>>,
+    /// The answer for a domain past [`MAX_CACHED`], not remembered.
+    uncached: Option<String>,
 }
 
 impl TypoCache {
     fn likely_meant(&mut self, domain: &str) -> Option<&str> {
         if !self.seen.contains_key(domain) {
-            self.seen
-                .insert(domain.to_string(), typos::likely_meant(domain));
+            let meant = typos::likely_meant(domain);
+            if self.seen.len() >= MAX_CACHED {
+                self.uncached = meant;
+                return self.uncached.as_deref();
+            }
+            self.seen.insert(domain.to_string(), meant);
         }
         self.seen.get(domain).and_then(|meant| meant.as_deref())
     }
@@ -298,7 +308,9 @@ impl UidInterner {
             return Ok(uid.clone());
         }
         let uid = EventUid::parse(raw)?;
-        self.seen.insert(raw.to_string(), uid.clone());
+        if self.seen.len() < MAX_CACHED {
+            self.seen.insert(raw.to_string(), uid.clone());
+        }
         Ok(uid)
     }
 }
@@ -389,6 +401,22 @@ fn rejected(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_caches_stop_growing_at_their_bound_and_still_answer() {
+        let mut uids = UidInterner::default();
+        let mut typos = TypoCache::default();
+        for i in 0..MAX_CACHED + 100 {
+            uids.get(&format!("ev{i}")).unwrap();
+            typos.likely_meant(&format!("d{i}.example.com"));
+        }
+        assert_eq!(
+            (uids.seen.len(), typos.seen.len()),
+            (MAX_CACHED, MAX_CACHED)
+        );
+        assert_eq!(uids.get("ev-new").unwrap().as_str(), "ev-new");
+        assert_eq!(typos.likely_meant("gmial.com"), Some("gmail.com"));
+    }
 
     /// A row held for publishing costs its position, three boxed strings and a shared uid: 72
     /// bytes, plus the address's and the name's bytes (none for the default name).

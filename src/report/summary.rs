@@ -564,8 +564,10 @@ mod tests {
     fn the_largest_possible_summary_stays_under_ten_megabytes() {
         use crate::attendees::rows::{MAX_EMAIL_CHARS, MAX_NAME_CHARS, MAX_UID_CHARS};
         // Every row rejected with values at their limits (clipped, multibyte, HTML-escaped),
-        // each under its own uid: the worst a request of MAX_ROWS rows can ask for.
-        let rows = crate::config::DEFAULT_MAX_ROWS;
+        // each under its own uid, as many as a request keeps, and rows past them counted under
+        // as many uids as are counted: the worst a request of any size can ask for.
+        use crate::attendees::outcome::{MAX_KEPT_REJECTED, MAX_UNLISTED_UIDS, Unlisted};
+        let rows = MAX_KEPT_REJECTED as u64;
         let rejected = (0..rows)
             .map(|row| RejectedRow {
                 row: RowPosition::new(0, row + 2),
@@ -578,10 +580,17 @@ mod tests {
                 },
             })
             .collect();
-        let mut report = Report::new([], rejected, Default::default());
+        let unlisted = Unlisted {
+            rows: 900_000,
+            by_kind: [(crate::domain::ReasonKind::InvalidEmail, 900_000)].into(),
+            by_uid: (0..MAX_UNLISTED_UIDS)
+                .map(|n| (format!("u{n}{}", "<".repeat(MAX_UID_CHARS)), 900))
+                .collect(),
+        };
+        let mut report = Report::new([], rejected, unlisted);
         report.over_limit = crate::attendees::outcome::OverLimit {
             rows: 1_000_000,
-            max_rows: rows as usize,
+            max_rows: 2_000_000,
         };
         let summary = for_report(&report);
         let mime = to_mime(
@@ -594,12 +603,12 @@ mod tests {
         assert!(
             summary
                 .text()
-                .contains("... and 99500 more uids: 0 invites sent, 99500 not sent.")
+                .contains("... and 100500 more uids: 0 invites sent, 999500 not sent.")
         );
         assert!(
             summary
                 .text()
-                .contains("1000000 rows after the first 100000 were not read")
+                .contains("1000000 rows after the first 2000000 were not read")
         );
         assert!(
             summary.text().contains("The first "),
