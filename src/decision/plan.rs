@@ -73,16 +73,16 @@ impl Plan {
             .map(|f| (f.index, f.code.as_str()))
             .collect();
         let (mut rejected, mut unlisted) = (self.rejected, self.unlisted);
-        let mut sent = Vec::with_capacity(self.invites.len());
-        for (index, invite) in self.invites.iter().enumerate() {
-            match failed.get(&index) {
-                Some(code) => unlisted.keep_or_count(
-                    &mut rejected,
-                    invite.rejected(Reason::PublishFailed(code.to_string())),
-                ),
-                None => sent.push(invite.uid.as_str()),
+        for failure in failures {
+            if let Some(invite) = self.invites.get(failure.index) {
+                let reason = Reason::PublishFailed(failure.code.clone());
+                unlisted.keep_or_count(&mut rejected, invite.rejected(reason));
             }
         }
+        // Counted as they are walked, not collected: a million invites are not listed again.
+        let sent = (self.invites.iter().enumerate())
+            .filter(|(index, _)| !failed.contains_key(index))
+            .map(|(_, invite)| invite.uid.as_str());
         let mut report = Report::new(sent, rejected, unlisted);
         report.files = asked.named;
         report.lists = asked.lists;
