@@ -51,11 +51,16 @@ impl Unlisted {
         }
         self.rows += 1;
         *self.by_kind.entry(row.reason.kind()).or_default() += 1;
+        self.count_uid(row.uid, 1);
+    }
+
+    /// Adds `rows` under `uid` while fewer than [`MAX_UNLISTED_UIDS`] uids are counted.
+    fn count_uid(&mut self, uid: String, rows: u64) {
         let room = self.by_uid.len() < MAX_UNLISTED_UIDS;
-        match self.by_uid.get_mut(&row.uid) {
-            Some(count) => *count += 1,
+        match self.by_uid.get_mut(&uid) {
+            Some(count) => *count += rows,
             None if room => {
-                self.by_uid.insert(row.uid, 1);
+                self.by_uid.insert(uid, rows);
             }
             None => {}
         }
@@ -68,14 +73,7 @@ impl Unlisted {
             *self.by_kind.entry(kind).or_default() += count;
         }
         for (uid, count) in other.by_uid {
-            let room = self.by_uid.len() < MAX_UNLISTED_UIDS;
-            match self.by_uid.get_mut(&uid) {
-                Some(total) => *total += count,
-                None if room => {
-                    self.by_uid.insert(uid, count);
-                }
-                None => {}
-            }
+            self.count_uid(uid, count);
         }
     }
 }
