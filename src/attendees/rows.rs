@@ -6,7 +6,7 @@
 //! kept, cells longer than their column's limit are rejected, a rejected row keeps its values
 //! clipped to those limits, rows not sent past the first
 //! [`crate::attendees::outcome::MAX_KEPT_REJECTED`] are only counted, and the uid and domain
-//! caches stop growing at [`MAX_CACHED`] entries. Row records themselves are bounded by
+//! caches stop growing at 10,000 entries (`MAX_CACHED`). Row records themselves are bounded by
 //! [`crate::attendees::records`].
 
 use std::hash::BuildHasher;
