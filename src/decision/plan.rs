@@ -73,7 +73,9 @@ impl Plan {
             .map(|f| (f.index, f.code.as_str()))
             .collect();
         let (mut rejected, mut unlisted) = (self.rejected, self.unlisted);
-        for failure in failures {
+        // In the order they came, each invite once (every row is counted once).
+        let mut folded = HashSet::new();
+        for failure in failures.iter().filter(|f| folded.insert(f.index)) {
             if let Some(invite) = self.invites.get(failure.index) {
                 let reason = Reason::PublishFailed(failure.code.clone());
                 unlisted.keep_or_count(&mut rejected, invite.rejected(reason));
@@ -268,6 +270,26 @@ mod tests {
         .unwrap();
         let keys = lookup_keys(&rows.candidates);
         assert_eq!(keys.other_forms, ["Ann@Example.com", "bo@münchen.de"]);
+    }
+
+    #[test]
+    fn each_publish_failure_counts_its_row_once() {
+        let (sender, rows, lookups) = sample();
+        let plan = decide(&sender, rows, &lookups, None);
+        let invites = plan.invites.len();
+        assert!(invites >= 1);
+        let failure = PublishFailure {
+            index: 0,
+            code: "InternalError".into(),
+        };
+        let report = plan.into_report(&[failure.clone(), failure], Asked::default());
+        assert_eq!(report.sent(), invites - 1);
+        let failed = report
+            .rejected
+            .iter()
+            .filter(|row| matches!(row.reason, Reason::PublishFailed(_)))
+            .count();
+        assert_eq!(failed, 1);
     }
 
     #[test]
