@@ -37,6 +37,7 @@
 //! code page a workbook declares is dropped, so an Excel 5/95 workbook's accented letters are
 //! read as Latin-1 (emails are ASCII either way).
 
+use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Write};
 use std::mem::size_of;
 
@@ -183,11 +184,15 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
 /// `stream` with only the [`KEPT`] records, formulas cut to their cached value, and each
 /// sheet's start moved to where its first record now is.
 fn kept_records(stream: &[u8]) -> Result<Vec<u8>, SheetError> {
+    // Where each sheet starts in the stream, and, once copied, in the copy: one entry a sheet,
+    // not one a record, whatever the stream holds.
+    let mut moved: BTreeMap<usize, Option<usize>> = sheet_starts(stream)?
+        .into_iter()
+        .map(|start| (start, None))
+        .collect();
     let mut copy = Vec::with_capacity(stream.len());
-    // (where the start is written in the copy, where the sheet starts in the stream)
-    let mut starts: Vec<(usize, u32)> = Vec::new();
-    // Where each kept record of the stream is in the copy, in stream order.
-    let mut moved: Vec<(usize, usize)> = Vec::new();
+    // (where a sheet's start is written in the copy, where it starts in the stream)
+    let mut fields: Vec<(usize, usize)> = Vec::new();
     let mut keeping = false;
     for record in records(stream) {
         if record.typ == rt::FILE_PASS {
@@ -201,43 +206,56 @@ fn kept_records(stream: &[u8]) -> Result<Vec<u8>, SheetError> {
         if !keeping {
             continue;
         }
-        let mut data = record.data;
-        let cut;
-        match record.typ {
-            rt::BOF if data.len() < 2 => return Err(damaged("a sheet's first record")),
-            rt::DATE_MODE if data.len() < 2 => return Err(damaged("the date system")),
+        let (data, tail): (&[u8], &[u8]) = match record.typ {
+            rt::BOF if record.data.len() < 2 => return Err(damaged("a sheet's first record")),
+            rt::DATE_MODE if record.data.len() < 2 => return Err(damaged("the date system")),
+            rt::MUL_RK if !mul_rk_is_whole(record.data) => {
+                return Err(damaged("a row of numbers"));
+            }
             rt::BOUND_SHEET => {
-                // calamine reads the start, two flag bytes and a name of at least two bytes.
-                if data.len() < 8 {
-                    return Err(damaged("the list of sheets"));
-                }
-                if starts.len() == MAX_SHEETS {
-                    return Err(SheetError::TooLarge("more than 100 sheets"));
-                }
-                starts.push((copy.len() + 4, u32_at(data, 0)));
+                fields.push((copy.len() + 4, u32_at(record.data, 0) as usize));
+                (record.data, &[])
             }
-            rt::FORMULA if data.len() >= FORMULA_VALUE_END => {
-                let mut bytes = data[..FORMULA_VALUE_END].to_vec();
-                bytes.extend_from_slice(&[0, 0]);
-                cut = bytes;
-                data = &cut;
+            // The cached value stays; the expression becomes an empty one (its length 0).
+            rt::FORMULA if record.data.len() >= FORMULA_VALUE_END => {
+                (&record.data[..FORMULA_VALUE_END], &[0, 0])
             }
-            rt::MUL_RK if !mul_rk_is_whole(data) => return Err(damaged("a row of numbers")),
-            _ => {}
+            _ => (record.data, &[]),
+        };
+        if let Some(at) = moved.get_mut(&record.at) {
+            *at = Some(copy.len());
         }
-        moved.push((record.at, copy.len()));
         copy.extend_from_slice(&record.typ.to_le_bytes());
-        copy.extend_from_slice(&(data.len() as u16).to_le_bytes());
+        copy.extend_from_slice(&((data.len() + tail.len()) as u16).to_le_bytes());
         copy.extend_from_slice(data);
+        copy.extend_from_slice(tail);
     }
-    for (field, start) in starts {
+    for (field, start) in fields {
         let to = moved
-            .binary_search_by_key(&(start as usize), |(from, _)| *from)
-            .map(|i| moved[i].1)
-            .map_err(|_| damaged("where a sheet starts"))?;
+            .get(&start)
+            .copied()
+            .flatten()
+            .ok_or_else(|| damaged("where a sheet starts"))?;
         copy[field..field + 4].copy_from_slice(&(to as u32).to_le_bytes());
     }
     Ok(copy)
+}
+
+/// Where the workbook says each sheet starts in `stream`, at most [`MAX_SHEETS`]; a list of
+/// sheets calamine would read past the end of is refused.
+fn sheet_starts(stream: &[u8]) -> Result<Vec<usize>, SheetError> {
+    let mut starts = Vec::new();
+    for record in records(stream).filter(|r| r.typ == rt::BOUND_SHEET) {
+        // calamine reads the start, two flag bytes and a name of at least two bytes.
+        if record.data.len() < 8 {
+            return Err(damaged("the list of sheets"));
+        }
+        if starts.len() == MAX_SHEETS {
+            return Err(SheetError::TooLarge("more than 100 sheets"));
+        }
+        starts.push(u32_at(record.data, 0) as usize);
+    }
+    Ok(starts)
 }
 
 /// A `MulRk` record calamine reads without running past its end: row, first column, whole
