@@ -139,7 +139,7 @@ pub fn decide(
         Some(frozen) => frozen.get(uid),
         None => event.allowance,
     };
-    let mut taken: HashMap<EventUid, u64> = HashMap::new();
+    let mut taken: HashMap<&EventUid, u64> = HashMap::new();
     let mut bound = HashSet::new();
     // In place: the invites are the candidates that stay, so a large list is never held twice.
     candidates.retain(|candidate| {
@@ -149,12 +149,12 @@ pub fn decide(
             Some(_) if lookups.blocked.contains(&candidate.email) => Err(Reason::Blocked),
             Some((uid, event)) => match allowance_of(uid, event) {
                 Some(allowed) => {
-                    let used = taken.entry(uid.clone()).or_insert(0);
+                    let used = taken.entry(uid).or_insert(0);
                     if *used < allowed {
                         *used += 1;
                         Ok(())
                     } else {
-                        bound.insert(uid.clone());
+                        bound.insert(uid);
                         Err(Reason::InviteLimitReached { allowed })
                     }
                 }
@@ -192,7 +192,7 @@ pub fn decide(
         None => {
             let mut binding = Allowances::default();
             for uid in bound {
-                if let Some(allowed) = lookups.events.get(&uid).and_then(|e| e.allowance) {
+                if let Some(allowed) = lookups.events.get(uid).and_then(|e| e.allowance) {
                     binding.insert(uid.clone(), allowed);
                 }
             }
