@@ -366,21 +366,26 @@ mod tests {
         }
     }
 
-    #[test]
-    fn rows_counted_past_the_kept_ones_are_in_every_count_and_said_to_be_cut() {
-        let row = |line| RejectedRow {
+    /// Row `line` of event `ev`, not sent for `reason`.
+    fn not_sent(line: u64, reason: Reason) -> RejectedRow {
+        RejectedRow {
             row: RowPosition::new(0, line),
             uid: "ev".into(),
             email: format!("x{line}@example.com"),
             name: String::new(),
-            reason: Reason::InvalidEmail,
-        };
+            reason,
+        }
+    }
+
+    #[test]
+    fn rows_counted_past_the_kept_ones_are_in_every_count_and_said_to_be_cut() {
         let unlisted = crate::attendees::outcome::Unlisted {
             rows: 70,
             by_kind: [(crate::domain::ReasonKind::Blocked, 70)].into(),
             by_uid: [("ev".to_string(), 70)].into(),
         };
-        let report = Report::new(["ev"], (2..32).map(row).collect(), unlisted);
+        let invalid = (2..32).map(|line| not_sent(line, Reason::InvalidEmail));
+        let report = Report::new(["ev"], invalid.collect(), unlisted);
         assert_eq!(report.not_sent(), 100);
         assert_eq!(report.by_uid["ev"].not_sent, 100);
         let text = for_report(&report).text().replace('\n', " ");
@@ -396,19 +401,12 @@ mod tests {
 
     #[test]
     fn rejected_rows_are_grouped_by_reason_most_first() {
-        let row = |line, reason| RejectedRow {
-            row: RowPosition::new(0, line),
-            uid: "ev".into(),
-            email: format!("x{line}@example.com"),
-            name: String::new(),
-            reason,
-        };
         let report = Report::new(
             ["ev"],
             vec![
-                row(2, Reason::UnknownEvent),
-                row(3, Reason::InvalidEmail),
-                row(4, Reason::UnknownEvent),
+                not_sent(2, Reason::UnknownEvent),
+                not_sent(3, Reason::InvalidEmail),
+                not_sent(4, Reason::UnknownEvent),
             ],
             Default::default(),
         );
