@@ -59,10 +59,9 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, EmailError> {
     let attachments = describe_attachments(&message);
     let preview = message.subject().is_some_and(asks_for_preview);
     let request = RequestRef::new(message.subject(), message.message_id());
-    let subject_uids = message
-        .subject()
-        .map(crate::domain::uid_words)
-        .unwrap_or_default();
+    // Read from the same cleaned subject the request looks its event up by.
+    let subject_names_event = (request.subject.as_deref())
+        .is_some_and(|subject| !crate::domain::uid_words(subject).is_empty());
     let mut message = message;
     let mut lists = Vec::new();
     let mut spreadsheets = Vec::new();
@@ -70,7 +69,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, EmailError> {
     lists.append(&mut spreadsheets);
     if lists.is_empty()
         && let Some(body) = message.body_text(0)
-        && let Some((list, delimiter)) = list_in_text(&body, !subject_uids.is_empty())
+        && let Some((list, delimiter)) = list_in_text(&body, subject_names_event)
     {
         lists.push(ListSource::Body {
             text: list.to_string(),
