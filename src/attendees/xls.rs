@@ -118,9 +118,10 @@ pub(super) fn clean_copy(bytes: &[u8], budget: &mut Budget) -> Result<Vec<u8>, S
 
 /// The BIFF stream of the compound file in `bytes`.
 fn workbook_stream(bytes: &[u8], budget: &mut Budget) -> Result<Vec<u8>, SheetError> {
-    let file = cfb::CompoundFile::open(Cursor::new(bytes))
+    let mut file = cfb::CompoundFile::open(Cursor::new(bytes))
         .map_err(|err| SheetError::Unreadable(format!("not an Excel 97-2003 workbook: {err}")))?;
-    let Some(path) = ["/Workbook", "/Book", "/WORKBOOK", "/BOOK"]
+    // Names in a compound file compare without case: `BOOK` is `Book` (Excel 5/95).
+    let Some(path) = ["/Workbook", "/Book"]
         .into_iter()
         .find(|path| file.is_stream(path))
     else {
@@ -130,7 +131,6 @@ fn workbook_stream(bytes: &[u8], budget: &mut Budget) -> Result<Vec<u8>, SheetEr
             SheetError::Unreadable("no workbook inside".into())
         });
     };
-    let mut file = file;
     let stream = file
         .open_stream(path)
         .map_err(|err| SheetError::Unreadable(err.to_string()))?;
