@@ -7,11 +7,14 @@
 //! Run through `make bench` (scripts/bench.sh starts moto):
 //! `scripts/moto.sh run .tmp/latency cargo bench --bench latency -- 10000,100000`
 //!
-//! With `--local-sns` (issue 20's million rows), SNS is answered by the test client itself
-//! ([`common::faults::LocalSns`]) after the same latency, so the emulator's one thread is not
-//! what is measured; `MAX_ROWS` is set to the list's size, every invite is checked published
+//! With `--local` (issue 20's million rows), SNS and the block-record lookups are answered by the
+//! test client itself ([`common::faults::LocalSns`], `local_blocks`) after the same latency, so
+//! the emulator's one thread is not what is measured (events, the ledger, S3, SES and SQS stay
+//! on moto). The request runs as Lambda runs it: from a real queue, each invocation given the
+//! template's `Timeout` (150 s; `--invocation-secs N` to change it), a long request continuing
+//! in new messages until it is done. `MAX_ROWS` is lifted, every invite is checked published
 //! exactly once, and the process's peak RSS is reported (the list generated here is dropped
-//! before the handler runs).
+//! before the first invocation).
 
 #[path = "../tests/it/common/mod.rs"]
 #[allow(dead_code)]
@@ -20,11 +23,14 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::faults::{FaultyClient, LocalSns, PublishFaults};
+use common::queue::Queue;
 use common::*;
 use lambda_runtime::{Context, LambdaEvent};
 
 const LATENCY: Duration = Duration::from_millis(25);
 const EVENTS: [&str; 3] = ["e1", "e2", "e3"];
+/// The function's `Timeout` in template.yaml: what each invocation of `--local` gets.
+const TEMPLATE_TIMEOUT: Duration = Duration::from_secs(150);
 
 /// User and system CPU time of this process, from /proc (clock ticks of 10 ms).
 fn cpu_time() -> Duration {
@@ -54,34 +60,15 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
-async fn run(rows: usize, latency: Duration, local_sns: bool) -> f64 {
-    let mut f = Fixture::new("latency").await;
-    for uid in EVENTS {
-        f.seed_event(uid, &f.sender).await;
-    }
-    let max_in_flight = f.app.config.max_in_flight;
-    let faulty = FaultyClient::around_default(PublishFaults {
-        latency,
-        local_sns: local_sns.then(|| LocalSns {
-            marker: "g",
-            ..LocalSns::default()
-        }),
-        ..PublishFaults::default()
-    });
-    f.configure(|c| {
-        c.max_in_flight = max_in_flight;
-        if local_sns {
-            c.limits.max_rows = rows;
-        }
-    });
-    f.route_through(&faulty);
-    let mut csv = String::from(if local_sns {
+/// A list of `rows` rows for the three events.
+fn list(rows: usize, short: bool) -> String {
+    let mut csv = String::from(if short {
         "uid,email\n"
     } else {
         "uid,email,name\n"
     });
     for i in 0..rows {
-        if local_sns {
+        if short {
             // Short rows, as a list manager's export of a million addresses is: the whole
             // list must fit one stored email of at most 40 MiB after base64.
             csv.push_str(&format!("{},g{i}@example.com\n", EVENTS[i % 3]));
@@ -92,10 +79,73 @@ async fn run(rows: usize, latency: Duration, local_sns: bool) -> f64 {
             ));
         }
     }
+    csv
+}
+
+/// The calls made, by operation, and the latency-bound ideal for them: calls that wait on each
+/// other (read the email, authorize, claim, final checkpoint, summary, completion, and a
+/// continuation's message) one after another, the rest `max_in_flight` at a time (periodic
+/// checkpoints run beside the publishing).
+struct Calls {
+    by_op: std::collections::BTreeMap<String, u64>,
+    total: u64,
+    serial: u64,
+}
+
+impl Calls {
+    fn of(f: &Fixture, invocations: u64) -> Self {
+        let by_op = f.app.aws.calls().snapshot();
+        let count = |op: &str| by_op.get(op).copied().unwrap_or(0);
+        let serial = count("S3.GetObject")
+            + count("DynamoDB.GetItem")
+            + count("SESv2.SendEmail")
+            + count("SQS.SendMessage")
+            + 3 * invocations;
+        let total = by_op.values().sum();
+        Self {
+            by_op,
+            total,
+            serial,
+        }
+    }
+
+    fn count(&self, op: &str) -> u64 {
+        self.by_op.get(op).copied().unwrap_or(0)
+    }
+
+    fn ideal(&self, latency: Duration, max_in_flight: usize) -> f64 {
+        let parallel = self.total - self.serial;
+        latency.as_secs_f64() * (self.serial as f64 + parallel as f64 / max_in_flight as f64)
+    }
+}
+
+fn ratio(wall: f64, ideal: f64) -> String {
+    if ideal > 0.0 {
+        format!("{:.2}", wall / ideal)
+    } else {
+        "n/a".into()
+    }
+}
+
+/// One request of `rows` rows through the handler in one invocation, moto answering everything.
+async fn run(rows: usize, latency: Duration) -> f64 {
+    let mut f = Fixture::new("latency").await;
+    for uid in EVENTS {
+        f.seed_event(uid, &f.sender).await;
+    }
+    let max_in_flight = f.app.config.max_in_flight;
+    let faulty = FaultyClient::around_default(PublishFaults {
+        latency,
+        ..PublishFaults::default()
+    });
+    f.configure(|c| c.max_in_flight = max_in_flight);
+    f.route_through(&faulty);
     let key = format!("bulk_event_invites_email/{}", unique("latency"));
-    f.put_email(&key, email_with_csv(&f.sender, csv.as_bytes()))
-        .await;
-    drop(csv);
+    f.put_email(
+        &key,
+        email_with_csv(&f.sender, list(rows, false).as_bytes()),
+    )
+    .await;
     let event = sqs_event(&[sns_wrapped(&s3_event(&f.bucket, &encode_key(&key)))]);
     let mut context = Context::default();
     context.request_id = unique("bench");
@@ -105,9 +155,6 @@ async fn run(rows: usize, latency: Duration, local_sns: bool) -> f64 {
         .as_millis() as u64
         + 900_000;
 
-    // The peak from here on is the handler's: building the list above is not (Linux resets
-    // VmHWM when 5 is written to clear_refs).
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
     let (cpu_before, started) = (cpu_time(), Instant::now());
     let response = bulk_invites::handler::handle(&f.app, LambdaEvent::new(event, context))
         .await
@@ -117,40 +164,102 @@ async fn run(rows: usize, latency: Duration, local_sns: bool) -> f64 {
         response.batch_item_failures.is_empty(),
         "the request completed"
     );
-
-    let calls = f.app.aws.calls().snapshot();
-    let count = |op: &str| calls.get(op).copied().unwrap_or(0);
-    // Calls that wait on each other: read the email, authorize, claim, final checkpoint,
-    // summary, completion. The rest run MAX_IN_FLIGHT at a time (periodic checkpoints run
-    // beside the publishing).
-    let serial = count("S3.GetObject") + count("DynamoDB.GetItem") + count("SESv2.SendEmail") + 3;
-    let total: u64 = calls.values().sum();
-    let parallel = total - serial;
-    let ideal = latency.as_secs_f64() * (serial as f64 + parallel as f64 / max_in_flight as f64);
-    let ratio = if ideal > 0.0 {
-        format!("{:.2}", wall.as_secs_f64() / ideal)
-    } else {
-        "n/a".into()
-    };
+    let calls = Calls::of(&f, 1);
+    let ideal = calls.ideal(latency, max_in_flight);
     println!(
-        "rows {rows} at {} ms a call: wall {:.2} s, ideal {ideal:.2} s, ratio {ratio}, calls {total} ({serial} serial, {parallel} parallel at {max_in_flight}), CPU {:.2} s per 10,000 rows; {calls:?}",
+        "rows {rows} at {} ms a call: wall {:.2} s, ideal {ideal:.2} s, ratio {}, calls {} ({} serial, {} parallel at {max_in_flight}), CPU {:.2} s per 10,000 rows; {:?}",
         latency.as_millis(),
         wall.as_secs_f64(),
+        ratio(wall.as_secs_f64(), ideal),
+        calls.total,
+        calls.serial,
+        calls.total - calls.serial,
         cpu.as_secs_f64() * 10_000.0 / rows as f64,
+        calls.by_op,
     );
-    if local_sns {
-        let faults = faulty.faults.lock().unwrap();
-        let sns = faults.local_sns.as_ref().unwrap();
-        println!(
-            "rows {rows}: {} invites published, {} distinct, {} repeated, exactly once: {}; peak RSS {:.1} MiB",
-            sns.published,
-            sns.distinct(),
-            sns.repeats,
-            sns.published == rows as u64 && sns.distinct() == rows as u64 && sns.repeats == 0,
-            peak_rss_mib()
-        );
-    }
     wall.as_secs_f64()
+}
+
+/// One request of `rows` short rows from a real queue, SNS and block lookups answered locally,
+/// each invocation given `invocation` before its deadline.
+async fn run_local(rows: usize, invocation: Duration) {
+    let mut f = Fixture::new("million").await;
+    for uid in EVENTS {
+        f.seed_event(uid, &f.sender).await;
+    }
+    let max_in_flight = f.app.config.max_in_flight;
+    let max_receives = f.app.config.limits.max_receives;
+    let faulty = FaultyClient::around_default(PublishFaults {
+        latency: LATENCY,
+        local_sns: Some(LocalSns {
+            marker: "g",
+            ..LocalSns::default()
+        }),
+        local_blocks: true,
+        ..PublishFaults::default()
+    });
+    f.configure(|c| {
+        c.max_in_flight = max_in_flight;
+        c.limits.max_rows = rows;
+    });
+    f.route_through(&faulty);
+    let queue = Queue::new(&f, max_receives).await;
+    let key = format!("bulk_event_invites_email/{}", unique("million"));
+    let email = email_with_csv(&f.sender, list(rows, true).as_bytes());
+    let email_mb = email.len() as f64 / 1e6;
+    f.put_email(&key, email).await;
+    queue
+        .send(&sns_wrapped(&s3_event(&f.bucket, &encode_key(&key))))
+        .await;
+
+    // The peak from here on is the handler's: building the list above is not (Linux resets
+    // VmHWM when 5 is written to clear_refs).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let (cpu_before, started) = (cpu_time(), Instant::now());
+    let budget = invocation.as_millis() as u64;
+    let run = queue.drive(&f, budget, 50, async |_| {}).await;
+    let (wall, cpu) = (started.elapsed().as_secs_f64(), cpu_time() - cpu_before);
+    assert_eq!((run.returned, run.dead), (0, 0), "{run:?}");
+
+    let invocations = run.invocations as u64;
+    let calls = Calls::of(&f, invocations);
+    let ideal = calls.ideal(LATENCY, max_in_flight);
+    // What one invocation with no time limit would call: the email, the authorization, the
+    // claim and the lookups once (each invocation repeats them), every publish and checkpoint
+    // once, no continuation.
+    let once = |op: &str| calls.count(op) / invocations;
+    let serial_once =
+        once("S3.GetObject") + once("DynamoDB.GetItem") + calls.count("SESv2.SendEmail") + 3;
+    let repeated_lookups = calls.count("DynamoDB.BatchGetItem") - once("DynamoDB.BatchGetItem");
+    let parallel_once = calls.total - calls.serial - repeated_lookups;
+    let ideal_once =
+        LATENCY.as_secs_f64() * (serial_once as f64 + parallel_once as f64 / max_in_flight as f64);
+    println!(
+        "rows {rows} ({email_mb:.1} MB email) at {} ms a call, {} s an invocation: {} invocations, wall {wall:.2} s; ideal for the calls made {ideal:.2} s (ratio {}), for one pass {ideal_once:.2} s (ratio {}); calls {} ({} serial, {} parallel at {max_in_flight}); CPU {:.2} s per 10,000 rows (the local answers' included); {:?}",
+        LATENCY.as_millis(),
+        invocation.as_secs(),
+        run.invocations,
+        ratio(wall, ideal),
+        ratio(wall, ideal_once),
+        calls.total,
+        calls.serial,
+        calls.total - calls.serial,
+        cpu.as_secs_f64() * 10_000.0 / rows as f64,
+        calls.by_op,
+    );
+    let faults = faulty.faults.lock().unwrap();
+    let sns = faults.local_sns.as_ref().unwrap();
+    let once = sns.published == rows as u64 && sns.distinct() == rows as u64 && sns.repeats == 0;
+    let summaries = f.emails().len();
+    println!(
+        "rows {rows}: {} invites published, {} distinct, {} repeated, exactly once: {once}; {summaries} summary; {} block lookups answered locally; peak RSS {:.1} MiB",
+        sns.published,
+        sns.distinct(),
+        sns.repeats,
+        faults.local_block_calls,
+        peak_rss_mib()
+    );
+    assert!(once && summaries == 1, "every invite once, one summary");
 }
 
 fn main() {
@@ -160,25 +269,35 @@ fn main() {
         println!("latency: a benchmark; run it with `cargo bench --bench latency`");
         return;
     }
-    // The sizes are the first argument that is not a flag.
+    // The sizes are the first argument that is neither a flag nor a flag's value.
     let sizes: Vec<usize> = std::env::args()
         .skip(1)
-        .find(|a| !a.starts_with('-'))
+        .scan(false, |after_flag, a| {
+            let value = std::mem::replace(after_flag, a == "--invocation-secs");
+            Some((value, a))
+        })
+        .find_map(|(value, a)| (!value && !a.starts_with('-')).then_some(a))
         .unwrap_or_else(|| "10000,100000".into())
         .split(',')
         .filter_map(|s| s.parse().ok())
         .collect();
-    let local_sns = std::env::args().any(|a| a == "--local-sns");
+    let args: Vec<String> = std::env::args().collect();
+    let local = args.iter().any(|a| a == "--local");
+    let invocation = args
+        .iter()
+        .position(|a| a == "--invocation-secs")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .map_or(TEMPLATE_TIMEOUT, Duration::from_secs);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     for rows in sizes {
-        if local_sns {
-            runtime.block_on(run(rows, LATENCY, true));
+        if local {
+            runtime.block_on(run_local(rows, invocation));
             continue;
         }
         // moto alone (no added latency) shows how much of the wall time is the emulator's own:
         // one Python process answers the 8 concurrent calls one after another.
-        let alone = runtime.block_on(run(rows, Duration::ZERO, false));
-        let wall = runtime.block_on(run(rows, LATENCY, false));
+        let alone = runtime.block_on(run(rows, Duration::ZERO));
+        let wall = runtime.block_on(run(rows, LATENCY));
         println!("rows {rows}: the emulator alone took {alone:.2} s of the {wall:.2} s");
     }
 }

@@ -211,9 +211,10 @@ async fn sustained_sns_throttling_is_waited_out_not_failed() {
 }
 
 #[tokio::test]
-async fn sns_answered_locally_counts_each_invite_once() {
-    // The benchmarks' million-row run answers SNS in the test client; this is that client
-    // telling what the function published, checked against the list.
+async fn sns_and_block_lookups_answered_locally_count_each_invite_once() {
+    // The benchmarks' million-row run answers SNS and the block lookups in the test client;
+    // this is that client telling what the function published, checked against the list, with
+    // the events still read from moto.
     let mut f = Fixture::new("local-sns").await;
     let uids = ["ev-a", "ev-b"];
     for uid in uids {
@@ -221,6 +222,7 @@ async fn sns_answered_locally_counts_each_invite_once() {
     }
     let faulty = FaultyClient::around_default(PublishFaults {
         local_sns: Some(Default::default()),
+        local_blocks: true,
         ..PublishFaults::default()
     });
     f.route_through(&faulty);
@@ -238,4 +240,9 @@ async fn sns_answered_locally_counts_each_invite_once() {
     );
     assert!(f.published().is_empty(), "moto saw no publish");
     assert_eq!(calls(&f)["SNS.PublishBatch"], 124);
+    // 1,234 addresses in one form each: 13 calls of at most 100 keys, none sent to moto; the
+    // events' call and the sender's standing went to moto (the invites above needed both
+    // events found).
+    assert_eq!(faults.local_block_calls, 13);
+    assert_eq!(calls(&f)["DynamoDB.BatchGetItem"], 13 + 2);
 }

@@ -15,6 +15,10 @@
 //! - SNS answered here ([`LocalSns`]): every `PublishBatch` entry accepted and counted without
 //!   going to moto, so a benchmark of a million invites measures the function at a real
 //!   region's latency, not the emulator's one Python thread.
+//! - Block-record lookups answered here (`local_blocks`): a `BatchGetItem` whose every key is an
+//!   attendee's block record is answered "none found" without going to moto (a million distinct
+//!   attendees are 10,000 such calls); event lookups, the ledger and everything else still go
+//!   to moto.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -60,6 +64,10 @@ pub struct PublishFaults {
     pub ses_after_accept: Option<AfterAccept>,
     /// When set, `PublishBatch` is answered here (after latency and faults), not by moto.
     pub local_sns: Option<LocalSns>,
+    /// When set, block-record `BatchGetItem` calls are answered here (no attendee blocked).
+    pub local_blocks: bool,
+    /// Block-record lookups answered here.
+    pub local_block_calls: u64,
 }
 
 /// Invites SNS would have taken, counted by the attendee number in each message's address
@@ -358,6 +366,41 @@ impl FaultyConnector {
         Some(response)
     }
 
+    /// DynamoDB's answer to a `BatchGetItem` of block records only, none found, when
+    /// `local_blocks` is on. Any other key (an event, the ledger) sends the call to moto.
+    fn answer_blocks_locally(&self, request: &HttpRequest, body: &str) -> Option<HttpResponse> {
+        let target = request.headers().get("x-amz-target")?;
+        if !target.ends_with(".BatchGetItem") || !self.faults.lock().unwrap().local_blocks {
+            return None;
+        }
+        let parsed: serde_json::Value = serde_json::from_str(body).ok()?;
+        let items = parsed.get("RequestItems")?.as_object()?;
+        let only_blocks = items.values().all(|table| {
+            table["Keys"].as_array().is_some_and(|keys| {
+                keys.iter().all(|key| {
+                    key["pk"]["S"]
+                        .as_str()
+                        .is_some_and(|pk| pk.starts_with("attendee#"))
+                })
+            })
+        });
+        if !only_blocks {
+            return None;
+        }
+        self.faults.lock().unwrap().local_block_calls += 1;
+        let responses: serde_json::Map<String, serde_json::Value> = items
+            .keys()
+            .map(|table| (table.clone(), serde_json::json!([])))
+            .collect();
+        let json = serde_json::json!({"Responses": responses, "UnprocessedKeys": {}});
+        let mut response =
+            HttpResponse::new(200u16.try_into().unwrap(), SdkBody::from(json.to_string()));
+        response
+            .headers_mut()
+            .insert("content-type", "application/x-amz-json-1.0");
+        Some(response)
+    }
+
     /// Splits a `PublishBatch` form body into kept pairs (entries renumbered) and withheld entries.
     fn rewrite(&self, body: &str) -> Option<(String, Vec<Withheld>, usize)> {
         if !body.starts_with("Action=PublishBatch&") {
@@ -512,7 +555,10 @@ impl FaultyConnector {
             }
             None => {}
         }
-        if let Some(response) = self.answer_locally(&body) {
+        if let Some(response) = self
+            .answer_locally(&body)
+            .or_else(|| self.answer_blocks_locally(&request, &body))
+        {
             return HttpConnectorFuture::ready(Ok(response));
         }
         let Some((new_body, withheld, kept)) = self.rewrite(&body) else {
