@@ -15,7 +15,7 @@ lint:
 	cargo clippy --locked --all-targets -- -D warnings
 	cargo check --locked --manifest-path fuzz/Cargo.toml
 
-## Scale (1k/10k/100k rows against moto), cold-start and parsing benchmarks; see BENCHMARKS.md.
+## Scale (1k/10k/100k rows against moto), a million rows, cold-start and parsing benchmarks; see BENCHMARKS.md.
 bench:
 	scripts/bench.sh
 

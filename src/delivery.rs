@@ -295,6 +295,7 @@ fn snapshot(
         stopped_at: None,
         summary_attempts: 0,
         allowances: None,
+        blocked: None,
     }
 }
 

@@ -29,7 +29,7 @@ use crate::attendees::rows::{Attendees, ListRules};
 use crate::aws::dynamodb::Standing;
 use crate::continuation::Attempt;
 use crate::deadline::{Deadline, TimeBudget};
-use crate::decision::limits::Allowances;
+use crate::decision::blocked;
 use crate::decision::plan::{self, Lookups, Plan, PublishFailure};
 use crate::delivery::Delivery;
 use crate::domain::{RequestRef, SenderEmail};
@@ -100,7 +100,7 @@ pub async fn run(
         ..object.clone()
     });
     let (lease, resume) = match request.take_ledger(&ledger, attempt).await? {
-        Claim::Acquired(lease, resume) => (lease, resume),
+        Claim::Acquired(lease, resume) => (lease, *resume),
         Claim::AlreadyCompleted => {
             info!(sender = %request.sender, "request already completed; nothing to do");
             return Ok(Outcome::AlreadyCompleted);
@@ -198,11 +198,7 @@ impl<'a> Request<'a> {
                 return Ok(Outcome::NoUsableList);
             }
         };
-        let frozen = resume.allowances.clone();
-        let (plan, lookups) = self.look_up_and_decide(lists.rows, frozen.as_ref()).await?;
-        if frozen.is_none() && !plan.allowances.is_empty() {
-            lease.freeze_allowances(&plan.allowances).await?;
-        }
+        let (plan, lookups) = self.look_up_and_decide(lease, lists.rows, &resume).await?;
         let invites_were_done = resume.invites_done;
         // A preview publishes nothing; its own ledger item (another email than the real send's)
         // still makes its summary go out once.
@@ -257,20 +253,38 @@ impl<'a> Request<'a> {
     }
 
     /// Steps 7 and 8: look up block records and events (cut off with the lookups' share of the
-    /// margin left), then decide who is invited, with the event allowances an earlier delivery
-    /// froze, if any.
+    /// margin left), then decide who is invited. A request is decided with one reading: what an
+    /// earlier delivery kept (the event allowances that bound it, who blocked the organizer on
+    /// a large list) is used instead of reading it again, and the first decision keeps it.
     async fn look_up_and_decide(
         &self,
+        lease: &Lease<'_>,
         rows: Attendees,
-        frozen: Option<&Allowances>,
+        resume: &Checkpoint,
     ) -> Result<(Plan, Lookups), ProcessError> {
-        let keys = plan::lookup_keys(&rows.candidates);
+        let mut keys = plan::lookup_keys(&rows.candidates);
+        let block_keys = keys.block_keys();
+        if resume.blocked.is_some() {
+            keys = keys.events_only();
+        }
         let lookup = self.app.aws.directory.lookup(&self.sender, keys);
-        let lookups = (self.time.deadline)
+        let mut lookups = (self.time.deadline)
             .within(self.time.lookups_keep(), lookup)
             .await
             .ok_or(ProcessError::DeadlineReached { progressed: false })??;
+        if let Some(kept) = &resume.blocked {
+            lookups.blocked = kept.clone();
+        }
+        let frozen = resume.allowances.as_ref();
         let plan = plan::decide(&self.sender, rows, &lookups, frozen);
+
+        let allowances = frozen.is_none() && !plan.allowances.is_empty();
+        let blocked = resume.blocked.is_none() && blocked::worth_keeping(block_keys);
+        if allowances || blocked {
+            let allowances = allowances.then_some(&plan.allowances);
+            let blocked = blocked.then_some(&lookups.blocked);
+            lease.freeze_decision(allowances, blocked).await?;
+        }
         Ok((plan, lookups))
     }
 

@@ -27,6 +27,23 @@ pub struct LookupKeys<'a> {
     pub events: Vec<EventUid>,
 }
 
+impl LookupKeys<'_> {
+    /// Block-record keys: every form of every attendee.
+    pub fn block_keys(&self) -> usize {
+        self.attendees.len() + self.other_forms.len()
+    }
+
+    /// The events alone, for a delivery that decides with the block records an earlier one
+    /// kept ([`crate::decision::blocked`]).
+    pub fn events_only(self) -> Self {
+        Self {
+            attendees: Vec::new(),
+            other_forms: Vec::new(),
+            events: self.events,
+        }
+    }
+}
+
 /// What DynamoDB holds for the lookup keys.
 #[derive(Debug, Clone, Default)]
 pub struct Lookups {

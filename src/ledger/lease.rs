@@ -1,5 +1,5 @@
 //! The lease on one request's ledger item: the handle an invocation gets when it takes the
-//! request, and the only way to move the item forward (checkpoints, frozen allowances, summary
+//! request, and the only way to move the item forward (checkpoints, frozen decision, summary
 //! attempts), give it up, or complete it.
 //!
 //! Invariants: every write a [`Lease`] makes is conditional on its holder, so an invocation whose
@@ -9,6 +9,7 @@
 //! The last word ([`LedgerStore::take_last_word`]) is the one write that needs no lease: it is
 //! made once, by its own condition, and a request whose email is gone has no lease to take.
 
+use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tracing::{info, warn};
@@ -17,14 +18,14 @@ use super::state::{Checkpoint, LedgerKey, MAX_SUMMARY_ATTEMPTS, Taken};
 use super::store::{LastWord, LedgerStore};
 use crate::deadline::{Deadline, LAST_CALL_SLACK, TimeBudget};
 use crate::decision::limits::Allowances;
-use crate::domain::SenderEmail;
+use crate::domain::{AttendeeEmail, SenderEmail};
 use crate::error::{AwsError, ProcessError};
 
 /// What taking a request's ledger item found.
 #[derive(Debug)]
 pub enum Claim<'s> {
     /// This invocation holds the request; resume from the checkpoint.
-    Acquired(Lease<'s>, Checkpoint),
+    Acquired(Lease<'s>, Box<Checkpoint>),
     /// The request was completed earlier: do nothing.
     AlreadyCompleted,
     /// Another invocation holds a live lease: hand the message back to SQS.
@@ -77,7 +78,7 @@ impl<'s> Lease<'s> {
                 Taken::Acquired(checkpoint) => {
                     let attempts = checkpoint.summary_attempts;
                     let lease = Self::new(store, key.clone(), holder, deadline, attempts);
-                    Claim::Acquired(lease, checkpoint)
+                    Claim::Acquired(lease, Box::new(checkpoint))
                 }
                 Taken::AlreadyCompleted => Claim::AlreadyCompleted,
                 Taken::HeldElsewhere => Claim::HeldElsewhere,
@@ -129,11 +130,14 @@ impl<'s> Lease<'s> {
             .await
     }
 
-    /// Keeps the event allowances that bound the request's first decision.
-    pub async fn freeze_allowances(&self, allowances: &Allowances) -> Result<(), ProcessError> {
-        let freeze = self
-            .store
-            .freeze_allowances(&self.key, &self.holder, allowances);
+    /// Keeps what the request's first decision read (the event allowances that bound it, who
+    /// blocked the organizer), for every later delivery to decide with.
+    pub async fn freeze_decision(
+        &self,
+        allowances: Option<&Allowances>,
+        blocked: Option<&HashSet<AttendeeEmail>>,
+    ) -> Result<(), ProcessError> {
+        let freeze = (self.store).freeze_decision(&self.key, &self.holder, allowances, blocked);
         self.deadline.bounded(freeze).await
     }
 

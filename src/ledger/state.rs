@@ -12,10 +12,13 @@
 //! most once, by the delivery that mails the organizer that the request ended in the
 //! dead-letter queue. `summary_attempts` counts the deliveries that started to send the summary
 //! (at most [`MAX_SUMMARY_ATTEMPTS`]). `invite_allowances` is set at most once, by the first delivery whose plan
-//! an event's `invite_limit` bound ([`crate::decision::limits`]).
+//! an event's `invite_limit` bound ([`crate::decision::limits`]); `blocked_attendees` at most
+//! once, by the first delivery that decides a large list ([`crate::decision::blocked`]).
+
+use std::collections::HashSet;
 
 use crate::decision::limits::Allowances;
-use crate::domain::RowPosition;
+use crate::domain::{AttendeeEmail, RowPosition};
 use crate::inbound::notification::ObjectRef;
 
 /// Summary sends a request may start, over all its deliveries: SES has no idempotency token,
@@ -81,6 +84,10 @@ pub struct Checkpoint {
     /// claim; written once, by [`crate::ledger::lease::Lease::freeze_allowances`], never
     /// by a checkpoint save).
     pub allowances: Option<Allowances>,
+    /// Who blocked the organizer when the request was first decided, kept when its lookups
+    /// were large (read at the claim; written once, with the allowances, never by a
+    /// checkpoint save). `None`: each delivery reads the block records.
+    pub blocked: Option<HashSet<AttendeeEmail>>,
 }
 
 impl Checkpoint {

@@ -3,6 +3,8 @@
 //! Every write is conditional on the holder, so an invocation whose lease was taken over can
 //! neither move the item forward nor complete it (it learns `HeldElsewhere` and stops).
 
+use std::collections::HashSet;
+
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -10,9 +12,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use super::state::{Checkpoint, LedgerKey, RETENTION_SECONDS, Taken};
 use crate::aws::dynamodb::{Item, item_key, number, number_attr, string_attr};
 use crate::deadline::Deadline;
+use crate::decision::blocked;
 use crate::decision::limits::Allowances;
-use crate::domain::RowPosition;
-use crate::domain::SenderEmail;
+use crate::domain::{AttendeeEmail, RowPosition, SenderEmail};
 use crate::error::{AwsError, ProcessError};
 
 /// Ledger `status` of a request being worked on.
@@ -21,6 +23,8 @@ const IN_PROGRESS: &str = "in_progress";
 const COMPLETED: &str = "completed";
 /// The attribute holding the request's frozen event allowances.
 const ALLOWANCES: &str = "invite_allowances";
+/// The attribute holding who blocked the organizer when a large request was first decided.
+const BLOCKED: &str = "blocked_attendees";
 
 /// The write's condition did not hold: another holder has the item, or it is in another state.
 fn condition_failed(err: &SdkError<UpdateItemError>) -> bool {
@@ -113,6 +117,7 @@ impl LedgerStore {
                         .contains_key("stopped_at")
                         .then(|| RowPosition::from_ledger(number_attr(&item, "stopped_at"))),
                     allowances: string_attr(&item, ALLOWANCES).and_then(Allowances::from_ledger),
+                    blocked: string_attr(&item, BLOCKED).and_then(blocked::from_ledger),
                 }))
             }
             Err(err) if condition_failed(&err) => {
@@ -189,27 +194,40 @@ impl LedgerStore {
         Ok(())
     }
 
-    /// Keeps the event allowances that bound the request's first decision, so every later
-    /// delivery decides with them; the first value written stays. Nothing is written when
-    /// they are too large for the item ([`crate::decision::limits::MAX_FROZEN_BYTES`]).
-    pub(super) async fn freeze_allowances(
+    /// Keeps what the request's first decision read, so every later delivery decides with it:
+    /// the event allowances that bound it and who blocked the organizer, each when given and
+    /// small enough for the item; the first value written of each stays.
+    pub(super) async fn freeze_decision(
         &self,
         key: &LedgerKey,
         holder: &str,
-        allowances: &Allowances,
+        allowances: Option<&Allowances>,
+        blocked: Option<&HashSet<AttendeeEmail>>,
     ) -> Result<(), ProcessError> {
-        let Some(json) = allowances.to_ledger() else {
-            return Ok(());
-        };
-        self.client
+        let kept = [
+            (ALLOWANCES, allowances.and_then(Allowances::to_ledger)),
+            (BLOCKED, blocked.and_then(blocked::to_ledger)),
+        ];
+        let mut update = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(ledger_key(key)))
-            .update_expression("SET #allowances = if_not_exists(#allowances, :allowances)")
             .condition_expression("holder = :holder")
-            .expression_attribute_names("#allowances", ALLOWANCES)
-            .expression_attribute_values(":allowances", AttributeValue::S(json))
-            .expression_attribute_values(":holder", AttributeValue::S(holder.into()))
+            .expression_attribute_values(":holder", AttributeValue::S(holder.into()));
+        let mut sets = Vec::new();
+        for (n, (attribute, json)) in kept.into_iter().enumerate() {
+            let Some(json) = json else { continue };
+            sets.push(format!("#a{n} = if_not_exists(#a{n}, :v{n})"));
+            update = update
+                .expression_attribute_names(format!("#a{n}"), attribute)
+                .expression_attribute_values(format!(":v{n}"), AttributeValue::S(json));
+        }
+        if sets.is_empty() {
+            return Ok(());
+        }
+        update
+            .update_expression(format!("SET {}", sets.join(", ")))
             .send()
             .await
             .map_err(held_write_failed)?;

@@ -1,10 +1,11 @@
 //! At-least-once delivery made safe (issue 4), through the real handler against moto:
-//! redelivery after success, two deliveries at once, a crash mid-request and its resume, and a
-//! deadline stop.
+//! redelivery after success, two deliveries at once, a crash mid-request and its resume, a
+//! deadline stop, and (issue 20) all of it at 100,000 rows.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::common::faults::{FaultyClient, PublishFaults};
+use crate::common::faults::{FaultyClient, LocalSns, PublishFaults};
+use crate::common::queue::Queue;
 use crate::common::*;
 use lambda_runtime::{Context, LambdaEvent};
 
@@ -248,5 +249,106 @@ async fn ten_percent_of_calls_failing_still_delivers_everything_once_with_one_su
         1000,
         bound,
         &format!("fault injection ({attempts} attempts)"),
+    );
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_rows_survive_a_crash_and_continue_to_one_summary() {
+    // SNS and the block lookups answered by the test client (moto's one thread would take
+    // minutes for 10,000 PublishBatch calls); events, the ledger, S3, SES and SQS on moto.
+    const ROWS: usize = 100_000;
+    let mut f = Fixture::new("hundred-thousand").await;
+    f.seed_event("ev-a", &f.sender).await;
+    let max_receives = 3;
+    f.configure(|c| {
+        c.limits.max_receives = max_receives;
+        c.limits.deadline_margin = Duration::from_millis(2_000);
+        // A loaded machine reads slower and continues more often; no cap is being tested.
+        c.limits.max_continuations = 100;
+    });
+    let (checkpoint_every, max_in_flight) = (f.app.config.limits.checkpoint_every, 8);
+    f.configure(|c| c.max_in_flight = max_in_flight);
+    // 10,000 batches at 15 ms, 8 at a time: 19 s of publishing, more than one invocation of
+    // 20 s once the list is read (a debug build takes seconds to read 100,000 rows).
+    let faulty = FaultyClient::around_default(PublishFaults {
+        publish_latency: Duration::from_millis(15),
+        local_sns: Some(LocalSns::default()),
+        local_blocks: true,
+        ..PublishFaults::default()
+    });
+    f.route_through(&faulty);
+    let mut csv = String::from("uid,email\n");
+    for i in 0..ROWS {
+        csv.push_str(&format!("ev-a,attendee{i}@example.com\n"));
+    }
+    let key = format!("bulk_event_invites_email/{}", unique("req"));
+    f.put_email(&key, email_with_csv(&f.sender, csv.as_bytes()))
+        .await;
+    let published = || {
+        faulty
+            .faults
+            .lock()
+            .unwrap()
+            .local_sns
+            .as_ref()
+            .unwrap()
+            .published
+    };
+
+    // The first delivery crashes (as Lambda stopping the process would) once 2,000 invites
+    // are out; batches in flight then may or may not have landed.
+    let first_deadline = now_ms() + 15_000;
+    let first = bulk_invites::handler::handle(
+        &f.app,
+        LambdaEvent::new(event_for(&f, &key), context(first_deadline)),
+    );
+    let crash = async {
+        while published() < 2_000 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    tokio::select! {
+        _ = first => panic!("the first invocation should have been cut off"),
+        _ = crash => {}
+    }
+    assert!(
+        f.emails().is_empty(),
+        "no summary from the crashed invocation"
+    );
+
+    // SQS redelivers after the visibility timeout, by when the crashed lease has lapsed (its
+    // deadline, moved forward here rather than waited for: the lease ends at the deadline the
+    // crashed invocation had, so the redelivery is given a later one).
+    let queue = Queue::new(&f, max_receives).await;
+    queue
+        .send(&sns_wrapped(&s3_event(&f.bucket, &encode_key(&key))))
+        .await;
+    while now_ms() <= first_deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let run = queue.drive(&f, 20_000, 100, async |_| {}).await;
+    eprintln!("100,000 rows after a crash: {run:?}");
+    assert!(run.invocations >= 2, "needed several invocations: {run:?}");
+    assert_eq!((run.returned, run.dead, run.late), (0, 0, 0), "{run:?}");
+
+    let faults = faulty.faults.lock().unwrap();
+    let sns = faults.local_sns.as_ref().unwrap();
+    assert_eq!(sns.distinct(), ROWS as u64, "every invite out");
+    // Only the crash may repeat invites: what was in flight and what the last checkpoint had
+    // not yet saved. Continuations save after their batches land and repeat nothing.
+    let bound = ((checkpoint_every + 2 * max_in_flight) * 10) as u64;
+    eprintln!("repeated after the crash: {} (bound {bound})", sns.repeats);
+    assert!(
+        sns.repeats <= bound,
+        "{} repeats, bound {bound}",
+        sns.repeats
+    );
+    assert_eq!(sns.unnumbered, 0);
+    let emails = f.emails();
+    assert_eq!(emails.len(), 1, "exactly one summary");
+    let (text, _) = bodies(&emails[0]);
+    assert!(
+        text.contains(&format!("Total: {ROWS} invites sent, 0 not sent.")),
+        "{text}"
     );
 }

@@ -186,3 +186,79 @@ async fn a_redelivered_request_keeps_the_allowance_it_was_decided_with() {
         r#"{"limited":3}"#
     );
 }
+
+#[tokio::test]
+async fn a_large_request_keeps_who_blocked_the_organizer_with_its_allowance() {
+    // 1,200 attendees: 12 calls of block records, enough to keep what they found.
+    let mut f = Fixture::new("blocks-frozen").await;
+    f.seed_event("big", &f.sender).await;
+    set_invite_limit(&f, "big", 1_000).await;
+    f.seed_block("attendee7@example.com", &f.sender).await;
+    let domain = format!("{}.example.com", unique("unverified")).to_lowercase();
+    f.configure(|c| {
+        c.system_email = bulk_invites::config::Mailbox {
+            name: None,
+            address: format!("notification@{domain}"),
+        }
+    });
+    let mut csv = String::from("uid,email\n");
+    for i in 0..1_200 {
+        csv.push_str(&format!("big,attendee{i}@example.com\n"));
+    }
+    let key = format!("bulk_event_invites_email/{}", unique("blocks"));
+    f.put_email(&key, email_with_csv(&f.sender, csv.as_bytes()))
+        .await;
+    let event = || sqs_event(&[s3_event(&f.bucket, &encode_key(&key))]);
+    let first = f.invoke(event()).await;
+    assert_eq!(failed_ids(&first).len(), 1, "the summary failed: retried");
+    let invited = invited_emails(&f);
+    assert_eq!(invited.len(), 1_000);
+    assert!(!invited.contains(&"attendee7@example.com".to_string()));
+    assert!(invited.contains(&"attendee9@example.com".to_string()));
+
+    // Meanwhile attendee9, already invited, blocks the organizer.
+    f.seed_block("attendee9@example.com", &f.sender).await;
+    aws_sdk_sesv2::Client::new(&f.sdk)
+        .create_email_identity()
+        .email_identity(&domain)
+        .send()
+        .await
+        .unwrap();
+    let lookups_before = f.app.aws.calls().snapshot()["DynamoDB.BatchGetItem"];
+    let second = f.invoke(event()).await;
+
+    assert!(failed_ids(&second).is_empty());
+    assert_eq!(
+        f.app.aws.calls().snapshot()["DynamoDB.BatchGetItem"] - lookups_before,
+        2,
+        "the sender's standing and the event: no block record read again"
+    );
+    assert_eq!(invited_emails(&f).len(), 1_000, "nothing published again");
+    let (text, _) = bodies(&only_email(&f));
+    assert!(
+        text.contains("Total: 1000 invites sent, 200 not sent."),
+        "the summary reports what was decided and done, attendee9 among the sent: {text}"
+    );
+    let ledger = aws_sdk_dynamodb::Client::new(&f.sdk)
+        .scan()
+        .table_name(&f.table)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    let kept: Vec<&HashMap<String, AttributeValue>> = ledger
+        .iter()
+        .filter(|item| item.contains_key("blocked_attendees"))
+        .collect();
+    assert_eq!(kept.len(), 1, "the ledger item keeps who blocked");
+    assert_eq!(
+        kept[0]["blocked_attendees"].as_s().unwrap(),
+        r#"["attendee7@example.com"]"#
+    );
+    assert_eq!(
+        kept[0]["invite_allowances"].as_s().unwrap(),
+        r#"{"big":1000}"#,
+        "kept in the same write as the allowance"
+    );
+}
