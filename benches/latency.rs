@@ -14,7 +14,8 @@
 //! template's `Timeout` (150 s; `--invocation-secs N` to change it), a long request continuing
 //! in new messages until it is done. `MAX_ROWS` is lifted, every invite is checked published
 //! exactly once, and the process's peak RSS is reported (the list generated here is dropped
-//! before the first invocation).
+//! before the first invocation). `--sns-quota N` gives the topic a publish quota of N messages a
+//! second (SNS's 300 or 1,500 in smaller regions), past which the test client throttles.
 
 #[path = "../tests/it/common/mod.rs"]
 #[allow(dead_code)]
@@ -22,7 +23,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::faults::{FaultyClient, LocalSns, PublishFaults};
+use common::faults::{FaultyClient, LocalSns, PublishFaults, Quota};
 use common::queue::Queue;
 use common::*;
 use lambda_runtime::{Context, LambdaEvent};
@@ -109,10 +110,6 @@ impl Calls {
         }
     }
 
-    fn count(&self, op: &str) -> u64 {
-        self.by_op.get(op).copied().unwrap_or(0)
-    }
-
     fn ideal(&self, latency: Duration, max_in_flight: usize) -> f64 {
         let parallel = self.total - self.serial;
         latency.as_secs_f64() * (self.serial as f64 + parallel as f64 / max_in_flight as f64)
@@ -182,7 +179,7 @@ async fn run(rows: usize, latency: Duration) -> f64 {
 
 /// One request of `rows` short rows from a real queue, SNS and block lookups answered locally,
 /// each invocation given `invocation` before its deadline.
-async fn run_local(rows: usize, invocation: Duration) {
+async fn run_local(rows: usize, invocation: Duration, quota: Option<f64>) {
     let mut f = Fixture::new("million").await;
     for uid in EVENTS {
         f.seed_event(uid, &f.sender).await;
@@ -193,6 +190,7 @@ async fn run_local(rows: usize, invocation: Duration) {
         latency: LATENCY,
         local_sns: Some(LocalSns {
             marker: "g",
+            quota: quota.map(Quota::per_second),
             ..LocalSns::default()
         }),
         local_blocks: true,
@@ -215,6 +213,7 @@ async fn run_local(rows: usize, invocation: Duration) {
     // The peak from here on is the handler's: building the list above is not (Linux resets
     // VmHWM when 5 is written to clear_refs).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let at_start = peak_rss_mib();
     let (cpu_before, started) = (cpu_time(), Instant::now());
     let budget = invocation.as_millis() as u64;
     let run = queue.drive(&f, budget, 50, async |_| {}).await;
@@ -224,23 +223,12 @@ async fn run_local(rows: usize, invocation: Duration) {
     let invocations = run.invocations as u64;
     let calls = Calls::of(&f, invocations);
     let ideal = calls.ideal(LATENCY, max_in_flight);
-    // What one invocation with no time limit would call: the email, the authorization, the
-    // claim and the lookups once (each invocation repeats them), every publish and checkpoint
-    // once, no continuation.
-    let once = |op: &str| calls.count(op) / invocations;
-    let serial_once =
-        once("S3.GetObject") + once("DynamoDB.GetItem") + calls.count("SESv2.SendEmail") + 3;
-    let repeated_lookups = calls.count("DynamoDB.BatchGetItem") - once("DynamoDB.BatchGetItem");
-    let parallel_once = calls.total - calls.serial - repeated_lookups;
-    let ideal_once =
-        LATENCY.as_secs_f64() * (serial_once as f64 + parallel_once as f64 / max_in_flight as f64);
     println!(
-        "rows {rows} ({email_mb:.1} MB email) at {} ms a call, {} s an invocation: {} invocations, wall {wall:.2} s; ideal for the calls made {ideal:.2} s (ratio {}), for one pass {ideal_once:.2} s (ratio {}); calls {} ({} serial, {} parallel at {max_in_flight}); CPU {:.2} s per 10,000 rows (the local answers' included); {:?}",
+        "rows {rows} ({email_mb:.1} MB email) at {} ms a call, {} s an invocation: {} invocations, wall {wall:.2} s; ideal for the calls made {ideal:.2} s, ratio {}; calls {} ({} serial, {} parallel at {max_in_flight}); CPU {:.2} s per 10,000 rows (the local answers' included); {:?}",
         LATENCY.as_millis(),
         invocation.as_secs(),
         run.invocations,
         ratio(wall, ideal),
-        ratio(wall, ideal_once),
         calls.total,
         calls.serial,
         calls.total - calls.serial,
@@ -249,10 +237,18 @@ async fn run_local(rows: usize, invocation: Duration) {
     );
     let faults = faulty.faults.lock().unwrap();
     let sns = faults.local_sns.as_ref().unwrap();
+    if let Some(quota) = &sns.quota {
+        println!(
+            "rows {rows}: SNS quota {} messages a second, {} calls throttled, {:.0} invites a second on average",
+            quota.per_second,
+            quota.throttled,
+            rows as f64 / wall
+        );
+    }
     let once = sns.published == rows as u64 && sns.distinct() == rows as u64 && sns.repeats == 0;
     let summaries = f.emails().len();
     println!(
-        "rows {rows}: {} invites published, {} distinct, {} repeated, exactly once: {once}; {summaries} summary; {} block lookups answered locally; peak RSS {:.1} MiB",
+        "rows {rows}: {} invites published, {} distinct, {} repeated, exactly once: {once}; {summaries} summary; {} block lookups answered locally; peak RSS {:.1} MiB ({at_start:.1} MiB before the first invocation)",
         sns.published,
         sns.distinct(),
         sns.repeats,
@@ -273,7 +269,8 @@ fn main() {
     let sizes: Vec<usize> = std::env::args()
         .skip(1)
         .scan(false, |after_flag, a| {
-            let value = std::mem::replace(after_flag, a == "--invocation-secs");
+            let value =
+                std::mem::replace(after_flag, a == "--invocation-secs" || a == "--sns-quota");
             Some((value, a))
         })
         .find_map(|(value, a)| (!value && !a.starts_with('-')).then_some(a))
@@ -283,15 +280,16 @@ fn main() {
         .collect();
     let args: Vec<String> = std::env::args().collect();
     let local = args.iter().any(|a| a == "--local");
-    let invocation = args
-        .iter()
-        .position(|a| a == "--invocation-secs")
-        .and_then(|i| args.get(i + 1)?.parse().ok())
-        .map_or(TEMPLATE_TIMEOUT, Duration::from_secs);
+    let value = |flag: &str| {
+        let at = args.iter().position(|a| a == flag)?;
+        args.get(at + 1)?.parse::<u64>().ok()
+    };
+    let invocation = value("--invocation-secs").map_or(TEMPLATE_TIMEOUT, Duration::from_secs);
+    let quota = value("--sns-quota").map(|n| n as f64);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     for rows in sizes {
         if local {
-            runtime.block_on(run_local(rows, invocation));
+            runtime.block_on(run_local(rows, invocation, quota));
             continue;
         }
         // moto alone (no added latency) shows how much of the wall time is the emulator's own:

@@ -204,8 +204,9 @@ def run_size(n):
     distinct_attendees = len({email for _, email in expected} | set(blocked))
     publishes = math.ceil(len(expected) / 10)
     # ledger: 1 claim + 1 checkpoint per 20 batches (CHECKPOINT_EVERY_BATCHES) + 1 final
-    # checkpoint + 1 summary attempt counted + 1 completion
-    bookkeeping = 1 + publishes // 20 + 1 + 1 + 1
+    # checkpoint + 1 summary attempt counted + 1 completion, + 1 write keeping who blocked the
+    # organizer when the list has 1,000 addresses or more (src/decision/blocked.rs)
+    bookkeeping = 1 + publishes // 20 + 1 + 1 + 1 + (1 if distinct_attendees >= 1_000 else 0)
     # 1 S3 GET + 1 BatchGetItem for the sender's standing (authorization and suspension) + lookups
     budget = 1 + 1 + math.ceil(distinct_attendees / 100) + math.ceil(len(EVENTS) / 100) + publishes + 1 + bookkeeping
     return {

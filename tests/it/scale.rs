@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::common::faults::{FaultyClient, PublishFaults};
+use crate::common::faults::{FaultyClient, LocalSns, PublishFaults, Quota};
 use crate::common::*;
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -245,4 +245,45 @@ async fn sns_and_block_lookups_answered_locally_count_each_invite_once() {
     // events found).
     assert_eq!(faults.local_block_calls, 13);
     assert_eq!(calls(&f)["DynamoDB.BatchGetItem"], 13 + 2);
+}
+
+#[tokio::test]
+async fn a_publish_quota_of_1500_messages_a_second_is_waited_out() {
+    // 8 calls in flight at 25 ms ask SNS for 3,200 messages a second; smaller regions' topics
+    // take 1,500. Every throttled batch is sent again until it goes through: nothing fails.
+    const ROWS: usize = 15_000;
+    let mut f = Fixture::new("quota").await;
+    let uids = ["ev-a", "ev-b", "ev-c"];
+    for uid in uids {
+        f.seed_event(uid, &f.sender).await;
+    }
+    let faulty = FaultyClient::around_default(PublishFaults {
+        latency: std::time::Duration::from_millis(25),
+        local_sns: Some(LocalSns {
+            quota: Some(Quota::per_second(1_500.0)),
+            ..LocalSns::default()
+        }),
+        local_blocks: true,
+        ..PublishFaults::default()
+    });
+    f.route_through(&faulty);
+
+    let response = f.run_csv(&csv_rows(ROWS, &uids)).await;
+
+    assert!(failed_ids(&response).is_empty(), "done in one delivery");
+    let faults = faulty.faults.lock().unwrap();
+    let sns = faults.local_sns.as_ref().unwrap();
+    let throttled = sns.quota.as_ref().unwrap().throttled;
+    eprintln!("{ROWS} invites at 1,500 a second: {throttled} calls throttled");
+    assert!(throttled > 0, "the quota was crossed");
+    assert_eq!(
+        (sns.published, sns.distinct(), sns.repeats),
+        (ROWS as u64, ROWS as u64, 0),
+        "every invite once"
+    );
+    let (text, _) = bodies(&only_email(&f));
+    assert!(
+        text.contains(&format!("Total: {ROWS} invites sent, 0 not sent.")),
+        "{text}"
+    );
 }

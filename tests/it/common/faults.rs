@@ -13,7 +13,7 @@
 //! - Latency: a fixed delay on every call (a real region's 10 to 30 ms), and a separate one on
 //!   `PublishBatch` (sustained throttling, or a call that hangs past the deadline).
 //! - SNS answered here ([`LocalSns`]): every `PublishBatch` entry accepted and counted without
-//!   going to moto, so a benchmark of a million invites measures the function at a real
+//!   going to moto (or throttled past a publish quota of so many messages a second), so a benchmark of a million invites measures the function at a real
 //!   region's latency, not the emulator's one Python thread.
 //! - Block-record lookups answered here (`local_blocks`): a `BatchGetItem` whose every key is an
 //!   attendee's block record is answered "none found" without going to moto (a million distinct
@@ -85,6 +85,48 @@ pub struct LocalSns {
     pub repeats: u64,
     /// Messages without an attendee number.
     pub unnumbered: u64,
+    /// The topic's publish quota in messages a second (SNS's 300 or 1,500 in smaller regions),
+    /// when set: a `PublishBatch` the quota cannot take now is answered `Throttling`, as SNS
+    /// answers, and nothing of it is counted.
+    pub quota: Option<Quota>,
+}
+
+/// A token bucket of messages, refilled at `per_second` and holding at most one second's worth.
+#[derive(Debug, Clone)]
+pub struct Quota {
+    pub per_second: f64,
+    tokens: f64,
+    last: Option<std::time::Instant>,
+    /// Calls throttled so far.
+    pub throttled: u64,
+}
+
+impl Quota {
+    pub fn per_second(per_second: f64) -> Self {
+        Self {
+            per_second,
+            tokens: per_second,
+            last: None,
+            throttled: 0,
+        }
+    }
+
+    /// Takes `messages` tokens if there are that many now.
+    fn take(&mut self, messages: usize) -> bool {
+        let now = std::time::Instant::now();
+        if let Some(last) = self.last {
+            let refill = now.duration_since(last).as_secs_f64() * self.per_second;
+            self.tokens = (self.tokens + refill).min(self.per_second);
+        }
+        self.last = Some(now);
+        if self.tokens >= messages as f64 {
+            self.tokens -= messages as f64;
+            true
+        } else {
+            self.throttled += 1;
+            false
+        }
+    }
 }
 
 impl Default for LocalSns {
@@ -95,6 +137,7 @@ impl Default for LocalSns {
             seen: Vec::new(),
             repeats: 0,
             unnumbered: 0,
+            quota: None,
         }
     }
 }
@@ -347,6 +390,11 @@ impl FaultyConnector {
         let mut faults = self.faults.lock().unwrap();
         let sns = faults.local_sns.as_mut()?;
         let (_, entries) = publish_entries(body);
+        if let Some(quota) = sns.quota.as_mut()
+            && !quota.take(entries.len())
+        {
+            return Some(throttled("sns"));
+        }
         let mut successful = String::new();
         for fields in entries {
             sns.count(&field(&fields, "Message"));
