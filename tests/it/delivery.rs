@@ -268,10 +268,10 @@ async fn a_hundred_thousand_rows_survive_a_crash_and_continue_to_one_summary() {
     });
     let (checkpoint_every, max_in_flight) = (f.app.config.limits.checkpoint_every, 8);
     f.configure(|c| c.max_in_flight = max_in_flight);
-    // 10,000 batches at 15 ms, 8 at a time: 19 s of publishing, more than one invocation of
-    // 20 s once the list is read (a debug build takes seconds to read 100,000 rows).
+    // 10,000 batches at 25 ms, 8 at a time: 31 s of publishing, more than one invocation of
+    // 30 s once the list is read (a debug build takes seconds to read 100,000 rows).
     let faulty = FaultyClient::around_default(PublishFaults {
-        publish_latency: Duration::from_millis(15),
+        publish_latency: Duration::from_millis(25),
         local_sns: Some(LocalSns::default()),
         local_blocks: true,
         ..PublishFaults::default()
@@ -297,7 +297,8 @@ async fn a_hundred_thousand_rows_survive_a_crash_and_continue_to_one_summary() {
 
     // The first delivery crashes (as Lambda stopping the process would) once 2,000 invites
     // are out; batches in flight then may or may not have landed.
-    let first_deadline = now_ms() + 15_000;
+    // Time enough to read the list and start publishing on a loaded machine.
+    let first_deadline = now_ms() + 30_000;
     let first = bulk_invites::handler::handle(
         &f.app,
         LambdaEvent::new(event_for(&f, &key), context(first_deadline)),
@@ -326,7 +327,7 @@ async fn a_hundred_thousand_rows_survive_a_crash_and_continue_to_one_summary() {
     while now_ms() <= first_deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let run = queue.drive(&f, 20_000, 100, async |_| {}).await;
+    let run = queue.drive(&f, 30_000, 100, async |_| {}).await;
     eprintln!("100,000 rows after a crash: {run:?}");
     assert!(run.invocations >= 2, "needed several invocations: {run:?}");
     assert_eq!((run.returned, run.dead, run.late), (0, 0, 0), "{run:?}");
