@@ -45,19 +45,31 @@ impl Inbox {
                     ProcessError::Aws(err)
                 }
             })?;
+        let too_large = |size: u64| ProcessError::TooLarge {
+            bucket: object.bucket.clone(),
+            key: object.key.clone(),
+            size,
+            max_bytes,
+        };
         let size = u64::try_from(output.content_length.unwrap_or(0)).unwrap_or(0);
         if size > max_bytes {
-            return Err(ProcessError::TooLarge {
-                bucket: object.bucket.clone(),
-                key: object.key.clone(),
-                size,
-                max_bytes,
-            });
+            return Err(too_large(size));
         }
         let etag = output.e_tag.clone();
-        let body = output.body.collect().await.map_err(|err| {
+        // Read into one buffer of the declared size: gathering the body's chunks and then
+        // copying them into one would hold a 40 MiB email twice. The bound holds while reading
+        // too, whatever the declared length said.
+        let mut raw = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        let mut body = output.body;
+        while let Some(chunk) = body.try_next().await.map_err(|err| {
             AwsError::transient("S3.GetObject", format!("reading the object body: {err}"))
-        })?;
-        Ok((body.into_bytes(), etag))
+        })? {
+            let read = (raw.len() + chunk.len()) as u64;
+            if read > max_bytes {
+                return Err(too_large(read));
+            }
+            raw.extend_from_slice(&chunk);
+        }
+        Ok((Bytes::from(raw), etag))
     }
 }
