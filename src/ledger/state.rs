@@ -81,7 +81,7 @@ pub struct Checkpoint {
     /// [`MAX_SUMMARY_ATTEMPTS`].
     pub summary_attempts: u64,
     /// The event allowances the request was first decided with, when any bound it (read at the
-    /// claim; written once, by [`crate::ledger::lease::Lease::freeze_allowances`], never
+    /// claim; written once, by [`crate::ledger::lease::Lease::freeze_decision`], never
     /// by a checkpoint save).
     pub allowances: Option<Allowances>,
     /// Who blocked the organizer when the request was first decided, kept when its lookups
