@@ -257,8 +257,9 @@ async fn a_hundred_thousand_rows_survive_a_crash_and_continue_to_one_summary() {
     // SNS and the block lookups answered by the test client (moto's one thread would take
     // minutes for 10,000 PublishBatch calls); events, the ledger, S3, SES and SQS on moto.
     const ROWS: usize = 100_000;
-    let mut f = Fixture::new("hundred-thousand").await;
-    f.seed_event("ev-a", &f.sender).await;
+    // The default checkpoint interval (20 batches), 8 batches in flight.
+    let (checkpoint_every, max_in_flight) = (20, 8);
+    let (mut f, key) = fixture("hundred-thousand", ROWS, checkpoint_every, max_in_flight).await;
     let max_receives = 3;
     f.configure(|c| {
         c.limits.max_receives = max_receives;
@@ -266,8 +267,6 @@ async fn a_hundred_thousand_rows_survive_a_crash_and_continue_to_one_summary() {
         // A loaded machine reads slower and continues more often; no cap is being tested.
         c.limits.max_continuations = 100;
     });
-    let (checkpoint_every, max_in_flight) = (f.app.config.limits.checkpoint_every, 8);
-    f.configure(|c| c.max_in_flight = max_in_flight);
     // 10,000 batches at 25 ms, 8 at a time: 31 s of publishing, more than one invocation of
     // 30 s once the list is read (a debug build takes seconds to read 100,000 rows).
     let faulty = FaultyClient::around_default(PublishFaults {
@@ -277,13 +276,6 @@ async fn a_hundred_thousand_rows_survive_a_crash_and_continue_to_one_summary() {
         ..PublishFaults::default()
     });
     f.route_through(&faulty);
-    let mut csv = String::from("uid,email\n");
-    for i in 0..ROWS {
-        csv.push_str(&format!("ev-a,attendee{i}@example.com\n"));
-    }
-    let key = format!("bulk_event_invites_email/{}", unique("req"));
-    f.put_email(&key, email_with_csv(&f.sender, csv.as_bytes()))
-        .await;
     let published = || {
         faulty
             .faults

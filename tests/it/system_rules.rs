@@ -37,6 +37,44 @@ fn invited_emails(f: &Fixture) -> Vec<String> {
         .collect()
 }
 
+/// Makes SES refuse every summary (sent from an unverified domain) until
+/// [`summaries_accepted`]: the request's message comes back after it published. The domain.
+fn summaries_refused(f: &mut Fixture) -> String {
+    let domain = format!("{}.example.com", unique("unverified")).to_lowercase();
+    f.configure(|c| {
+        c.system_email = bulk_invites::config::Mailbox {
+            name: None,
+            address: format!("notification@{domain}"),
+        }
+    });
+    domain
+}
+
+async fn summaries_accepted(f: &Fixture, domain: &str) {
+    aws_sdk_sesv2::Client::new(&f.sdk)
+        .create_email_identity()
+        .email_identity(domain)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The table's items that hold `attribute` (the ledger items that kept it).
+async fn items_with(f: &Fixture, attribute: &str) -> Vec<HashMap<String, AttributeValue>> {
+    let items = aws_sdk_dynamodb::Client::new(&f.sdk)
+        .scan()
+        .table_name(&f.table)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    items
+        .into_iter()
+        .filter(|item| item.contains_key(attribute))
+        .collect()
+}
+
 #[tokio::test]
 async fn a_suspended_organizer_publishes_nothing_and_gets_no_email() {
     let f = Fixture::new("suspended").await;
@@ -133,13 +171,7 @@ async fn a_redelivered_request_keeps_the_allowance_it_was_decided_with() {
     f.seed_event("limited", &f.sender).await;
     set_invite_limit(&f, "limited", 3).await;
     // The first delivery publishes, then SES refuses the summary: the message comes back.
-    let domain = format!("{}.example.com", unique("unverified")).to_lowercase();
-    f.configure(|c| {
-        c.system_email = bulk_invites::config::Mailbox {
-            name: None,
-            address: format!("notification@{domain}"),
-        }
-    });
+    let domain = summaries_refused(&mut f);
     let key = format!("bulk_event_invites_email/{}", unique("frozen"));
     f.put_email(
         &key,
@@ -153,12 +185,7 @@ async fn a_redelivered_request_keeps_the_allowance_it_was_decided_with() {
 
     // Meanwhile the downstream sent those three invites and counted them down.
     set_invite_limit(&f, "limited", 0).await;
-    aws_sdk_sesv2::Client::new(&f.sdk)
-        .create_email_identity()
-        .email_identity(&domain)
-        .send()
-        .await
-        .unwrap();
+    summaries_accepted(&f, &domain).await;
     let second = f.invoke(event()).await;
 
     assert!(failed_ids(&second).is_empty());
@@ -168,18 +195,7 @@ async fn a_redelivered_request_keeps_the_allowance_it_was_decided_with() {
         text.contains("limited: 3 invites sent") && text.contains("limited: 2 not sent"),
         "the summary reports what was decided, not a second reading of the counter: {text}"
     );
-    let ledger = aws_sdk_dynamodb::Client::new(&f.sdk)
-        .scan()
-        .table_name(&f.table)
-        .send()
-        .await
-        .unwrap()
-        .items
-        .unwrap_or_default();
-    let frozen: Vec<&HashMap<String, AttributeValue>> = ledger
-        .iter()
-        .filter(|item| item.contains_key("invite_allowances"))
-        .collect();
+    let frozen = items_with(&f, "invite_allowances").await;
     assert_eq!(frozen.len(), 1, "the ledger item keeps the allowances");
     assert_eq!(
         frozen[0]["invite_allowances"].as_s().unwrap(),
@@ -194,13 +210,7 @@ async fn a_large_request_keeps_who_blocked_the_organizer_with_its_allowance() {
     f.seed_event("big", &f.sender).await;
     set_invite_limit(&f, "big", 1_000).await;
     f.seed_block("attendee7@example.com", &f.sender).await;
-    let domain = format!("{}.example.com", unique("unverified")).to_lowercase();
-    f.configure(|c| {
-        c.system_email = bulk_invites::config::Mailbox {
-            name: None,
-            address: format!("notification@{domain}"),
-        }
-    });
+    let domain = summaries_refused(&mut f);
     let mut csv = String::from("uid,email\n");
     for i in 0..1_200 {
         csv.push_str(&format!("big,attendee{i}@example.com\n"));
@@ -218,12 +228,7 @@ async fn a_large_request_keeps_who_blocked_the_organizer_with_its_allowance() {
 
     // Meanwhile attendee9, already invited, blocks the organizer.
     f.seed_block("attendee9@example.com", &f.sender).await;
-    aws_sdk_sesv2::Client::new(&f.sdk)
-        .create_email_identity()
-        .email_identity(&domain)
-        .send()
-        .await
-        .unwrap();
+    summaries_accepted(&f, &domain).await;
     let lookups_before = f.app.aws.calls().snapshot()["DynamoDB.BatchGetItem"];
     let second = f.invoke(event()).await;
 
@@ -239,18 +244,7 @@ async fn a_large_request_keeps_who_blocked_the_organizer_with_its_allowance() {
         text.contains("Total: 1000 invites sent, 200 not sent."),
         "the summary reports what was decided and done, attendee9 among the sent: {text}"
     );
-    let ledger = aws_sdk_dynamodb::Client::new(&f.sdk)
-        .scan()
-        .table_name(&f.table)
-        .send()
-        .await
-        .unwrap()
-        .items
-        .unwrap_or_default();
-    let kept: Vec<&HashMap<String, AttributeValue>> = ledger
-        .iter()
-        .filter(|item| item.contains_key("blocked_attendees"))
-        .collect();
+    let kept = items_with(&f, "blocked_attendees").await;
     assert_eq!(kept.len(), 1, "the ledger item keeps who blocked");
     assert_eq!(
         kept[0]["blocked_attendees"].as_s().unwrap(),
